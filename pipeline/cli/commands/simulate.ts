@@ -1,0 +1,43 @@
+import type { Argv } from 'yargs';
+import { CliError } from '../../errors';
+import { writeSimulation, type Shape } from '../../simulate/simulate';
+import { note } from '../shared';
+
+const SHAPES: Shape[] = ['eventhub', 'records', 'log-analytics', 'graph'];
+
+export function builder(y: Argv): Argv {
+  return y
+    .option('users', { type: 'number', default: 200, describe: 'Users in the tenant' })
+    .option('days', { type: 'number', default: 1, describe: 'Days of sign-ins' })
+    .option('start', { type: 'string', default: '2026-04-14', describe: 'First day (UTC), YYYY-MM-DD' })
+    .option('seed', { type: 'number', default: 42, describe: 'Same seed, same bytes' })
+    .option('incident', { type: 'boolean', default: true, describe: 'Plant a tenant-wide loop incident (use --no-incident to skip)' })
+    .option('incident-users', { type: 'number', describe: 'Users caught in the incident (default max(12, users/10))' })
+    .option('incident-app', { type: 'string', describe: 'App of the incident (default Outlook Mobile)' })
+    .option('incident-start', { type: 'string', describe: 'Incident start, ISO UTC (default day 1 09:00Z)' })
+    .option('loops', { type: 'number', describe: 'Individual reauth loops to plant (default users/50)' })
+    .option('shape', { choices: SHAPES, default: 'eventhub' as Shape, describe: 'Input shape to write' })
+    .option('out', { type: 'string', demandOption: true, describe: 'File to write' })
+    .option('truth', { type: 'string', describe: 'Also write the planted loops and traps (ground truth) as JSON here' })
+    .example('$0 simulate --users 500 --out day.ndjson --truth day.truth.json', 'a day with an incident, as Event Hub bodies')
+    .example('$0 simulate --users 20000 --shape log-analytics --no-incident --out la.ndjson', 'a large quiet tenant, as Log Analytics rows');
+}
+
+export async function handler(args: Record<string, unknown>): Promise<void> {
+  const users = args.users as number;
+  if (!Number.isInteger(users) || users < 1) throw new CliError('--users must be a positive whole number.', 2);
+  const r = await writeSimulation({
+    users,
+    days: args.days as number,
+    start: args.start as string,
+    seed: args.seed as number,
+    incident: args.incident
+      ? { users: args['incident-users'] as number | undefined, appName: args['incident-app'] as string | undefined, startUtc: args['incident-start'] as string | undefined }
+      : null,
+    loops: args.loops as number | undefined,
+    shape: args.shape as Shape,
+    out: args.out as string,
+    truthOut: args.truth as string | undefined,
+  });
+  note(`Wrote ${r.records.toLocaleString('en-US')} sign-in records (${(r.bytes / 1e6).toFixed(1)} MB) to ${args.out}.`);
+}

@@ -1,0 +1,67 @@
+import yargs from 'yargs';
+import type { Argv } from 'yargs';
+import { CliError } from '../errors';
+import { sanitizeForTerminal } from './output';
+
+/**
+ * Thin router: each command lives in commands/<verb>.ts and is loaded only when run, so `--help` and
+ * quick commands do not pay for DuckDB. This is the only place that sets the exit code.
+ */
+type Loader = () => Promise<{ builder: (y: Argv) => Argv; handler: (args: Record<string, unknown>) => Promise<void> }>;
+
+const COMMANDS: Array<{ command: string; describe: string; load: Loader }> = [
+  { command: 'import <inputs..>', describe: 'Read sign-in logs (any shape, .gz, folders) into the Parquet lake', load: () => import('./commands/import') },
+  { command: 'detect', describe: 'Find users in reauthentication loops; write flagged sessions', load: () => import('./commands/detect') },
+  { command: 'clusters', describe: 'Find tenant-wide loop clusters (many users looping at once)', load: () => import('./commands/clusters') },
+  { command: 'query [sql]', describe: 'Run your own SQL over the views sign_ins, prompts, loops, clusters', load: () => import('./commands/query') },
+  { command: 'simulate', describe: 'Generate a realistic tenant with planted loops and traps', load: () => import('./commands/simulate') },
+  { command: 'demo', describe: 'Import the bundled data-samples and print what detection finds', load: () => import('./commands/demo') },
+];
+
+export async function main(argv: string[]): Promise<void> {
+  let debug = argv.includes('--debug');
+  try {
+    let y = yargs(argv)
+      .scriptName('reauth-loops')
+      .usage('$0 <command> [options]\n\nFinds Microsoft Entra ID users stuck in reauthentication loops.')
+      .option('debug', { type: 'boolean', describe: 'Print stack traces for unexpected errors', global: true })
+      .example('$0 import ./exports --lake ./lake', 'land exported sign-in logs')
+      .example('$0 detect --lake ./lake', 'show who is looping')
+      .example('$0 clusters --lake ./lake --out clusters.ndjson', 'write tenant-wide incidents')
+      .demandCommand(1, 'Name a command; see the list above.')
+      .strict()
+      .recommendCommands()
+      .wrap(Math.min(110, process.stdout.columns ?? 100))
+      .fail((msg, err) => {
+        if (err) throw err;
+        throw new CliError(`${msg}\nRun with --help for usage and examples.`, 2);
+      });
+    for (const c of COMMANDS) {
+      y = y.command(
+        c.command,
+        c.describe,
+        // yargs builders are synchronous, so each module's builder is loaded up front only for the
+        // command being run (see `selected` below); others get an empty builder.
+        (yy) => (selected?.command === c.command && loaded ? loaded.builder(yy) : yy),
+        async (args) => {
+          debug = Boolean(args.debug);
+          await (loaded ?? (await c.load())).handler(args as Record<string, unknown>);
+        },
+      );
+    }
+    const first = argv.find((a) => !a.startsWith('-'));
+    const selected = COMMANDS.find((c) => c.command.split(' ')[0] === first);
+    const loaded = selected ? await selected.load() : null;
+    await y.parseAsync();
+  } catch (e) {
+    if (e instanceof CliError) {
+      process.stderr.write(`reauth-loops: ${sanitizeForTerminal(e.message)}\n`);
+      process.exitCode = e.exitCode;
+    } else {
+      const err = e as Error;
+      process.stderr.write(`reauth-loops: unexpected error: ${sanitizeForTerminal(err?.message ?? String(e))}\n`);
+      process.stderr.write(debug ? `${err?.stack ?? ''}\n` : 'Run again with --debug for the stack trace, and report it with the command you ran.\n');
+      process.exitCode = 1;
+    }
+  }
+}

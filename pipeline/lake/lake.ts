@@ -1,0 +1,177 @@
+import { promises as fsp, constants as fsc } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { CliError } from '../errors';
+
+/**
+ * The lake's layout on disk. Readers only ever glob sign_ins/date=*\/hour=*\/*.parquet; everything being
+ * written lives in _staging/ first and is renamed in whole (reliability.md §1.3).
+ *
+ *   sign_ins/date=YYYY-MM-DD/hour=HH/part-<batch>-<n>.parquet   landed rows (zstd)
+ *   quarantine/<import-id>.ndjson                                  rejected input, one entry per item, with reason
+ *   quarantine/torn/...                                            Parquet files found without a footer
+ *   _imports/<import-id>.json                                      one summary per import
+ *   _staging/                                                      work in progress; never read
+ *   _lock                                                          pid of the one writer
+ */
+export class Lake {
+  readonly signIns: string;
+  readonly quarantine: string;
+  readonly imports: string;
+  readonly staging: string;
+  private readonly verified = new Set<string>();
+
+  constructor(readonly root: string) {
+    this.signIns = join(root, 'sign_ins');
+    this.quarantine = join(root, 'quarantine');
+    this.imports = join(root, '_imports');
+    this.staging = join(root, '_staging');
+  }
+
+  async ensure(): Promise<void> {
+    for (const d of [this.signIns, this.quarantine, this.imports, this.staging]) await fsp.mkdir(d, { recursive: true });
+  }
+
+  partitionDir(date: string, hour: number): string {
+    // Values come from validated timestamps only (partitionOf), so no log field can steer this path.
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || !Number.isInteger(hour) || hour < 0 || hour > 23) {
+      throw new Error(`refusing partition date=${date} hour=${hour}`);
+    }
+    return join(this.signIns, `date=${date}`, `hour=${String(hour).padStart(2, '0')}`);
+  }
+
+  /**
+   * Every whole Parquet file, optionally only in some partitions. A file without PAR1 at both ends
+   * (a crash mid-copy by another tool, a truncated upload) would make DuckDB fail the whole query, so it
+   * is moved to quarantine/torn/ and reported instead.
+   */
+  async files(partitions?: Iterable<string>): Promise<{ files: string[]; torn: string[] }> {
+    const dirs: string[] = [];
+    if (partitions) dirs.push(...partitions);
+    else {
+      for (const d of await readdirSafe(this.signIns)) {
+        if (!d.startsWith('date=')) continue;
+        for (const h of await readdirSafe(join(this.signIns, d))) if (h.startsWith('hour=')) dirs.push(join(this.signIns, d, h));
+      }
+    }
+    const files: string[] = [];
+    const torn: string[] = [];
+    for (const dir of dirs.sort()) {
+      for (const f of (await readdirSafe(dir)).sort()) {
+        if (!f.endsWith('.parquet')) continue;
+        const p = join(dir, f);
+        if (this.verified.has(p) || (await isWholeParquet(p))) {
+          this.verified.add(p);
+          files.push(p);
+        } else {
+          torn.push(await this.quarantineTorn(p));
+        }
+      }
+    }
+    return { files, torn };
+  }
+
+  private async quarantineTorn(p: string): Promise<string> {
+    const dest = join(this.quarantine, 'torn', relative(this.signIns, p));
+    await fsp.mkdir(dirname(dest), { recursive: true });
+    await fsp.rename(p, dest);
+    return dest;
+  }
+
+  /** One writer per lake: a pid file created exclusively; a lock left by a dead process is taken over. */
+  async lock(): Promise<() => Promise<void>> {
+    await this.ensure();
+    const path = join(this.root, '_lock');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fh = await fsp.open(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY);
+        await fh.writeFile(String(process.pid));
+        await fh.close();
+        return async () => {
+          await fsp.rm(path, { force: true });
+        };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const pid = Number((await fsp.readFile(path, 'utf8').catch(() => '')).trim());
+        if (pid && pid !== process.pid && isAlive(pid)) {
+          throw new CliError(`The lake ${this.root} is being written by process ${pid}. Wait for it to finish, or stop it; one writer per lake.`, 3);
+        }
+        await fsp.rm(path, { force: true }); // stale: its owner is gone
+      }
+    }
+    throw new CliError(`Could not take the lock ${path}. Remove it if no import is running.`, 3);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readdirSafe(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+export async function isWholeParquet(path: string): Promise<boolean> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size < 12) return false;
+    const head = Buffer.alloc(4);
+    const tail = Buffer.alloc(4);
+    await fh.read(head, 0, 4, 0);
+    await fh.read(tail, 0, 4, size - 4);
+    return head.toString('latin1') === 'PAR1' && tail.toString('latin1') === 'PAR1';
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Write, fsync, rename, fsync the folder: the file is visible whole or not at all. */
+export async function atomicWrite(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await fsp.mkdir(dirname(path), { recursive: true });
+  const fh = await fsp.open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await fsp.rename(tmp, path);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+  await fsyncDir(dirname(path));
+}
+
+export async function fsyncFile(path: string): Promise<void> {
+  const fh = await fsp.open(path, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } catch (e) {
+    // Some file systems refuse fsync on a directory; the rename is still atomic there.
+    if ((e as NodeJS.ErrnoException).code !== 'EINVAL' && (e as NodeJS.ErrnoException).code !== 'EISDIR') throw e;
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { QuarantineReason } from '../normalize/record';
+import { fsyncDir } from './lake';
+
+/** One rejected item: enough to find it in the source, and the bytes themselves, so nothing vanishes. */
+export interface QuarantineEntry {
+  reason: QuarantineReason;
+  detail: string;
+  source: string;
+  line: number | null;
+  byte_offset: number | null;
+  record_index: number | null;
+  eh_partition?: string | null;
+  eh_sequence_number?: number | null;
+  eh_offset?: string | null;
+  sha256: string;
+  raw: string;
+  import_id: string;
+  quarantined_at: string;
+}
+
+/**
+ * Appends to quarantine/<import-id>.ndjson. `sync()` makes every entry so far durable; the writer calls it
+ * before a batch counts as committed, so "quarantined" in a summary (or behind a checkpoint) is on disk.
+ */
+export class QuarantineFile {
+  readonly path: string;
+  private fh: fsp.FileHandle | null = null;
+  private buffered: string[] = [];
+  readonly byReason = new Map<QuarantineReason, number>();
+  count = 0;
+
+  constructor(dir: string, readonly importId: string, private readonly now: () => Date) {
+    this.path = join(dir, `${importId}.ndjson`);
+  }
+
+  add(e: Omit<QuarantineEntry, 'sha256' | 'import_id' | 'quarantined_at'>): void {
+    const entry: QuarantineEntry = {
+      ...e,
+      sha256: createHash('sha256').update(e.raw).digest('hex'),
+      import_id: this.importId,
+      quarantined_at: this.now().toISOString(),
+    };
+    this.buffered.push(JSON.stringify(entry).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029') + '\n');
+    this.count++;
+    this.byReason.set(e.reason, (this.byReason.get(e.reason) ?? 0) + 1);
+  }
+
+  async sync(): Promise<void> {
+    if (this.buffered.length === 0) return;
+    const first = this.fh === null;
+    if (!this.fh) this.fh = await fsp.open(this.path, 'a');
+    await this.fh.writeFile(this.buffered.join(''));
+    this.buffered = [];
+    await this.fh.sync();
+    if (first) await fsyncDir(join(this.path, '..'));
+  }
+
+  async close(): Promise<void> {
+    await this.sync();
+    await this.fh?.close();
+    this.fh = null;
+  }
+}

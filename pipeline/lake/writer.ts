@@ -1,0 +1,120 @@
+import { promises as fsp } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { duckdbColumnsLiteral, type SignInRow } from '../normalize/columns';
+import { quoteString, stringList } from '../sql/duckdb';
+import { fsyncDir, fsyncFile, type Lake } from './lake';
+import type { QuarantineFile } from './quarantine';
+
+export interface LandResult {
+  rows: number;
+  landed: number;
+  duplicates: number;
+  files: string[];
+}
+
+/**
+ * Collects normalized rows and lands them as Parquet, one batch at a time:
+ *   1. stage the batch as NDJSON under _staging/ (DuckDB parses it on both cores);
+ *   2. drop rows whose record_key is already in the batch (first copy wins) or in the lake's files for
+ *      the same hours (the copy already landed wins), so re-imports and redeliveries add nothing;
+ *   3. COPY to zstd Parquet partitioned by date/hour, still under _staging/;
+ *   4. fsync each file, rename it into sign_ins/date=/hour=/, fsync the folders.
+ * Quarantine entries gathered with the batch are synced before step 4, so a landed batch never has
+ * its rejects still in memory.
+ */
+export class SignInWriter {
+  private lines: string[] = [];
+  private longest = 0;
+  private partitions = new Set<string>();
+  private batchNo = 0;
+  landed = 0;
+  duplicates = 0;
+  readonly files: string[] = [];
+
+  constructor(
+    private readonly lake: Lake,
+    private readonly conn: DuckDBConnection,
+    private readonly batchId: string,
+    private readonly quarantine: QuarantineFile,
+    readonly batchRows = 100_000,
+  ) {}
+
+  get pending(): number {
+    return this.lines.length;
+  }
+
+  add(row: SignInRow): void {
+    const line = JSON.stringify(row);
+    if (line.length > this.longest) this.longest = line.length;
+    this.lines.push(line);
+    this.partitions.add(this.lake.partitionDir(row.date as string, row.hour as number));
+  }
+
+  async flush(): Promise<LandResult> {
+    await this.quarantine.sync();
+    if (this.lines.length === 0) return { rows: 0, landed: 0, duplicates: 0, files: [] };
+    const n = this.batchNo++;
+    const work = join(this.lake.staging, `${this.batchId}-${n}`);
+    await fsp.rm(work, { recursive: true, force: true });
+    await fsp.mkdir(work, { recursive: true });
+    try {
+      const staged = join(work, 'rows.ndjson');
+      await fsp.writeFile(staged, this.lines.join('\n'));
+      const rows = this.lines.length;
+      // DuckDB sizes its read buffers from maximum_object_size, so ask only for what this batch needs.
+      const maxObject = Math.max(16 << 20, this.longest * 4 + 1024);
+      this.lines = [];
+      this.longest = 0;
+      const { files: existing } = await this.lake.files([...this.partitions]);
+      this.partitions = new Set();
+
+      const c = this.conn;
+      await c.run(`create or replace temp table batch as select * from read_json(${quoteString(staged)}, format = 'newline_delimited', columns = ${duckdbColumnsLiteral()}, maximum_object_size = ${maxObject})`);
+      const already = existing.length
+        ? `and record_key not in (select record_key from read_parquet(${stringList(existing)}, hive_partitioning = false))`
+        : '';
+      await c.run(`create or replace temp table fresh as
+        select * exclude (rn) from (select *, row_number() over (partition by record_key order by rowid) as rn from batch)
+        where rn = 1 ${already}`);
+      const landed = Number((await c.runAndReadAll('select count(*) as n from fresh')).getRows()[0][0]);
+      const out = join(work, 'out');
+      if (landed > 0) {
+        await c.run(`copy (select * from fresh order by created_at) to ${quoteString(out)}
+          (format parquet, compression zstd, partition_by (date, hour), filename_pattern ${quoteString(`part-${this.batchId}-${n}-{i}`)})`);
+      }
+      await c.run('drop table batch; drop table fresh;');
+      const produced = landed > 0 ? await listParquet(out) : [];
+      for (const f of produced) await fsyncFile(f);
+      const moved: string[] = [];
+      const touched = new Set<string>();
+      for (const f of produced) {
+        // DuckDB writes out/date=2026-04-14/hour=9/part-...parquet; our folders pad the hour.
+        const parts = relative(out, f).split(sep);
+        const date = parts[0].replace(/^date=/, '');
+        const hour = Number(parts[1].replace(/^hour=/, ''));
+        const dir = this.lake.partitionDir(date, hour);
+        await fsp.mkdir(dir, { recursive: true });
+        const dest = join(dir, parts[parts.length - 1]);
+        await fsp.rename(f, dest);
+        touched.add(dir);
+        moved.push(dest);
+      }
+      for (const d of touched) await fsyncDir(d);
+      this.files.push(...moved);
+      this.landed += landed;
+      this.duplicates += rows - landed;
+      return { rows, landed, duplicates: rows - landed, files: moved };
+    } finally {
+      await fsp.rm(work, { recursive: true, force: true });
+    }
+  }
+}
+
+async function listParquet(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fsp.readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && e.name.endsWith('.parquet')) out.push(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
+  }
+  return out.sort();
+}

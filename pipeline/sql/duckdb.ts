@@ -1,0 +1,45 @@
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+
+/** What cannot be bound as a parameter (file paths, globs) is quoted here, and only here. */
+export function quoteString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+export function quoteIdent(s: string): string {
+  return `"${s.replace(/"/g, '""')}"`;
+}
+export function stringList(items: readonly string[]): string {
+  return `[${items.map(quoteString).join(', ')}]`;
+}
+
+export interface DuckDBOptions {
+  /** e.g. '1GB'. Detection on 10M sign-ins fits in 2 GB; imports need far less. */
+  memoryLimit?: string;
+  threads?: number;
+  tempDirectory?: string;
+}
+
+/**
+ * Opens an in-memory DuckDB, runs `fn`, and always releases the native handles. All times are naive
+ * TIMESTAMP in UTC: the bundled DuckDB has no ICU, so TIMESTAMPTZ arithmetic is avoided throughout.
+ */
+/** Opens an in-memory DuckDB, runs `fn`, and always releases the native handles. */
+export async function withDuckDB<T>(opts: DuckDBOptions, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  const instance = await DuckDBInstance.create(':memory:', {
+    threads: String(opts.threads ?? 2),
+    ...(opts.memoryLimit ? { memory_limit: opts.memoryLimit } : {}),
+    ...(opts.tempDirectory ? { temp_directory: opts.tempDirectory } : {}),
+  });
+  const conn = await instance.connect();
+  try {
+    return await fn(conn);
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** Rows as plain JSON-safe objects (BIGINT as string, timestamps as text). */
+export async function queryRows(conn: DuckDBConnection, sql: string, params?: Record<string, unknown>): Promise<Record<string, unknown>[]> {
+  const reader = await conn.runAndReadAll(sql, params as never);
+  return reader.getRowObjectsJson() as Record<string, unknown>[];
+}

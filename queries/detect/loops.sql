@@ -1,0 +1,143 @@
+-- loops: runs of prompts for one user + app + device, each prompt following the last within a gap far
+-- shorter than any sign-in policy asks for. Entra's strictest sign-in frequency ("every time") still allows
+-- five minutes of clock skew, so nobody should be prompted more often than every five minutes for one app;
+-- runs of prompts a minute or two apart are not explained by policy.
+-- Non-interactive failures that force reauthentication (70043, 70044, 50173, ...) inside a run are counted as
+-- evidence, not as prompts. Each run is given a kind:
+--   mfa_denial_burst  most prompts ended in a denied or unanswered MFA (500121): what MFA fatigue looks like
+--   failure_burst     most prompts ended in a failure (bad password, block): guessing or a broken client
+--   reauth_loop       otherwise: the user keeps being asked, and usually keeps succeeding
+-- @param loop_gap_secs INTEGER = 120 : a prompt starting within 2 min of the previous one's end continues the run (the policy floor is 5 min)
+-- @param min_prompts INTEGER = 3 : 3 prompts in a run is more than one sign-in plus one retry; 2 prompts minutes apart is normal
+-- @param min_denials INTEGER = 3 : a burst needs at least 3 denied MFA prompts (Okta and Splunk rules alert at 5 to 10; earlier is asked for)
+-- @param severe_prompts INTEGER = 10 : 10 or more prompts in one run is high severity (Sentinel's and Splunk's MFA-spam thresholds)
+
+with prompt_runs as (
+    select
+        *,
+        case
+            when lag("end") over run_order is null then 1
+            when start - lag("end") over run_order > to_seconds($loop_gap_secs) then 1
+            else 0
+        end as starts_run,
+        epoch(start - lag(start) over run_order) as gap_from_previous,
+        case when lag(final_outcome) over run_order = 'success'
+            then epoch(start - lag("end") over run_order) end as after_success_secs
+    from prompts
+    window run_order as (partition by user_key, app_key, device_key order by start, flow_no)
+),
+
+run_numbered as (
+    select
+        *,
+        sum(starts_run) over (
+            partition by user_key, app_key, device_key order by start, flow_no rows unbounded preceding
+        ) as run_no
+    from prompt_runs
+),
+
+runs as (
+    select
+        user_key,
+        app_key,
+        device_key,
+        run_no,
+        min(start) as start,
+        max("end") as "end",
+        count(*) as prompt_count,
+        count(*) filter (where final_outcome = 'success') as success_prompts,
+        count(*) filter (where final_outcome = 'mfa_denied' or denial_rows > 0 and final_outcome <> 'success') as denied_prompts,
+        count(*) filter (where final_outcome in ('failure', 'block', 'unknown')) as failed_prompts,
+        -- a success after the first denial is the MFA-fatigue case that matters most
+        max(start) filter (where final_outcome = 'success') as last_success_at,
+        min(start) filter (where final_outcome = 'mfa_denied' or denial_rows > 0) as first_denial_at,
+        sum(success_rows) as success_count,
+        sum(interrupt_rows) as interrupt_count,
+        sum(failure_rows + denial_rows) as failure_count,
+        sum(denial_rows) as denial_count,
+        sum(loop_signal_rows) as loop_signal_count,
+        median(gap_from_previous) filter (where starts_run = 0) as median_gap_seconds,
+        median(after_success_secs) filter (where starts_run = 0) as median_reprompt_seconds,
+        max(after_success_secs) filter (where starts_run = 0) as max_reprompt_seconds,
+        flatten(list(codes order by start)) as interactive_codes,
+        list_distinct(flatten(list(sign_in_ids order by start))) as sign_in_ids,
+        list_distinct(flatten(list(ip_addresses))) as ip_addresses,
+        arg_max(tenant_id, start) as tenant_id,
+        arg_max(user_id, start) as user_id,
+        arg_max(user_principal_name, start) as user_principal_name,
+        arg_max(user_display_name, start) as user_display_name,
+        arg_max(app_id, start) as app_id,
+        arg_max(app_display_name, start) as app_display_name,
+        arg_max(device_id, start) as device_id,
+        mode(device_os) as device_os,
+        mode(client_app_used) as client_app_used,
+        mode(user_agent) as user_agent
+    from run_numbered
+    group by user_key, app_key, device_key, run_no
+    having count(*) >= $min_prompts
+),
+
+-- non-interactive reauthentication failures for the same user and app while the run lasted
+evidence as (
+    select
+        runs.user_key,
+        runs.app_key,
+        runs.device_key,
+        runs.run_no,
+        count(*) as reauth_signal_count,
+        list(s.error_code) as background_codes,
+        list(distinct s.sign_in_id) filter (where s.sign_in_id is not null) as background_ids
+    from runs
+    join sign_ins as s
+        on coalesce(s.user_id, s.user_principal_name) = runs.user_key
+        and coalesce(s.app_id, s.app_display_name, '') = runs.app_key
+        and s.created_at between runs.start - to_seconds($loop_gap_secs) and runs."end"
+    where s.principal_kind = 'user'
+        and not s.is_interactive
+        and s.outcome in ('reauth_trigger', 'loop_signal')
+    group by all
+),
+
+kinded as (
+    select
+        runs.*,
+        coalesce(evidence.reauth_signal_count, 0) as reauth_signal_count,
+        list_concat(runs.interactive_codes, coalesce(evidence.background_codes, [])) as all_codes,
+        list_concat(runs.sign_in_ids, coalesce(evidence.background_ids, [])) as evidence_ids,
+        case
+            when denied_prompts >= $min_denials and denied_prompts * 2 >= prompt_count then 'mfa_denial_burst'
+            when failed_prompts * 2 > prompt_count and success_prompts = 0 then 'failure_burst'
+            else 'reauth_loop'
+        end as kind
+    from runs
+    left join evidence using (user_key, app_key, device_key, run_no)
+),
+
+-- error codes ordered by how often they occur in the run, most frequent first
+code_counts as (
+    select user_key, app_key, device_key, run_no, code, count(*) as n
+    from (select user_key, app_key, device_key, run_no, unnest(all_codes) as code from kinded)
+    where code is not null and code <> 0
+    group by all
+),
+
+code_lists as (
+    select user_key, app_key, device_key, run_no, list(code order by n desc, code) as error_codes
+    from code_counts
+    group by all
+)
+
+select
+    'loop-' || substr(md5(concat_ws('|', kinded.user_key, kinded.app_key, kinded.device_key, strftime(kinded.start, '%Y-%m-%dT%H:%M:%S.%f'))), 1, 16) as loop_id,
+    kinded.kind,
+    case
+        when kinded.kind = 'mfa_denial_burst' and kinded.last_success_at > kinded.first_denial_at then 'critical'
+        when kinded.prompt_count >= $severe_prompts or kinded.loop_signal_count > 0 then 'high'
+        else 'medium'
+    end as severity,
+    kinded.* exclude (run_no, interactive_codes, all_codes, sign_in_ids, evidence_ids),
+    coalesce(code_lists.error_codes, []) as error_codes,
+    kinded.evidence_ids as sign_in_ids,
+    lower(regexp_extract(coalesce(kinded.device_os, ''), '^[A-Za-z]+')) as os_family
+from kinded
+left join code_lists using (user_key, app_key, device_key, run_no)
