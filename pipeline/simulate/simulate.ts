@@ -125,7 +125,7 @@ function setup(opts: SimulateOptions): Setup {
     const count = Math.min(users - next, Math.max(TRAP_KINDS.length, Math.round(users / 100)));
     for (let i = 0; i < count; i++) {
       const trap = TRAP_KINDS[i % TRAP_KINDS.length];
-      const begin = trap === 'hourly_sif_prompts' ? dayTime(8, 9) : dayTime(8, 16);
+      const begin = trap === 'hourly_sif_prompts' ? dayTime(8, 9) : trap === 'morning_sso_burst' ? dayTime(7, 9) : dayTime(8, 16);
       const idx = take();
       if (i === 0) hostileTargets.push(idx);
       plans.set(idx, { kind: 'trap', trap, start: begin });

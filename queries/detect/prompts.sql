@@ -2,7 +2,8 @@
 -- writes several rows (50074, then 0), a password typed wrong twice writes 50126, 50126, 0. Rows of one
 -- user + app + device belong to one flow while they are close together; a success ends the flow.
 -- correlation_id is supplied by the client and some clients reuse it across retries, so it never holds a
--- flow together on its own: it only merges the extra rows Entra writes for one successful request.
+-- flow together on its own: it merges the extra rows Entra writes for one successful request, and it tells
+-- a retry on the same sign-in page from a new attempt after a refusal.
 -- A flow whose rows are all silent SSO ("Previously satisfied", no interrupt or failure) is not a prompt.
 -- Service principals and managed identities are never prompted and are left out here.
 -- @param flow_gap_secs INTEGER = 60 : rows of one flow (MFA challenge, retries) arrive within a minute of each other; a longer pause starts a new prompt
@@ -41,6 +42,10 @@ marked as (
         case
             when prev_at is null then 1
             when created_at - prev_at > to_seconds($flow_gap_secs) then 1
+            -- after a refusal (denied MFA, bad password, block) a new request is a new attempt;
+            -- a retry inside the same sign-in page keeps its correlation id
+            when prev_outcome in ('mfa_denied', 'failure', 'block')
+                and correlation_id is distinct from prev_correlation_id then 1
             when prev_outcome = 'success'
                 and not (
                     outcome = 'success'

@@ -116,16 +116,16 @@ describe('simulate: shapes', () => {
     }
   });
   it('graph lines are signIn pages of <= 1000 items with lower-case UPNs', () => {
+    const bad: string[] = [];
     for (const l of lines.graph) {
       const page = JSON.parse(l) as { '@odata.context': string; value: Json[] };
-      expect(page['@odata.context']).toContain('auditLogs/signIns');
-      expect(page.value.length).toBeLessThanOrEqual(1000);
+      if (!page['@odata.context'].includes('auditLogs/signIns') || page.value.length > 1000) bad.push('page');
       for (const it of page.value) {
-        expect(Array.isArray(it.signInEventTypes)).toBe(true);
-        expect(String(it.createdDateTime)).toMatch(/Z$/);
-        if (it.userPrincipalName !== undefined) expect(it.userPrincipalName).toEqual(String(it.userPrincipalName).toLowerCase());
+        if (!Array.isArray(it.signInEventTypes) || !String(it.createdDateTime).endsWith('Z')) bad.push(String(it.id));
+        if (it.userPrincipalName !== undefined && it.userPrincipalName !== String(it.userPrincipalName).toLowerCase()) bad.push(String(it.id));
       }
     }
+    expect(bad).toEqual([]);
   });
   it('all four shapes carry the same sign-ins', () => {
     const expected = recs.map((r) => signature(r as unknown as Json, 'records')).sort();
@@ -140,7 +140,7 @@ describe('simulate: shapes', () => {
     expect(raw.some((r) => 'level' in r && !('Level' in r))).toBe(true);
     expect(raw.some((r) => typeof r.resultType === 'number')).toBe(true);
     expect(raw.some((r) => r.durationMs === '0')).toBe(true);
-    for (const r of recs) expect(Number(r.resultType)).toEqual(r.properties.status.errorCode);
+    expect(recs.filter((r) => Number(r.resultType) !== r.properties.status.errorCode)).toEqual([]);
   });
 });
 
