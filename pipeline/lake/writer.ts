@@ -16,9 +16,9 @@ export interface LandResult {
 /**
  * Collects normalized rows and lands them as Parquet, one batch at a time:
  *   1. stage the batch as NDJSON under _staging/ (DuckDB parses it on both cores);
- *   2. drop rows whose record_key is already in the batch (first copy wins) or in the lake's files for
- *      the same hours (the copy already landed wins), so re-imports and redeliveries add nothing;
- *   3. COPY to zstd Parquet partitioned by date/hour, still under _staging/;
+ *   2. drop rows whose record_key is already in the batch (first copy wins, in memory) or in the lake's
+ *      files for the same hours (the copy already landed wins, in SQL): re-imports and redeliveries add nothing;
+ *   3. COPY to zstd Parquet partitioned by date/hour, still under _staging/ (2 and 3 are one statement);
  *   4. fsync each file, rename it into sign_ins/date=/hour=/, fsync the folders.
  * Quarantine entries gathered with the batch are synced before step 4, so a landed batch never has
  * its rejects still in memory.
@@ -44,7 +44,16 @@ export class SignInWriter {
     return this.lines.length;
   }
 
+  /** Keys staged in this batch: the first copy of a key in the input wins, deterministically. */
+  private keys = new Set<string>();
+  private batchDuplicates = 0;
+
   add(row: SignInRow): void {
+    if (this.keys.has(row.record_key as string)) {
+      this.batchDuplicates++;
+      return;
+    }
+    this.keys.add(row.record_key as string);
     const line = JSON.stringify(row);
     if (line.length > this.longest) this.longest = line.length;
     this.lines.push(line);
@@ -53,7 +62,13 @@ export class SignInWriter {
 
   async flush(): Promise<LandResult> {
     await this.quarantine.sync();
-    if (this.lines.length === 0) return { rows: 0, landed: 0, duplicates: 0, files: [] };
+    if (this.lines.length === 0) {
+      const dups = this.batchDuplicates;
+      this.duplicates += dups;
+      this.batchDuplicates = 0;
+      this.keys = new Set();
+      return { rows: dups, landed: 0, duplicates: dups, files: [] };
+    }
     const n = this.batchNo++;
     const work = join(this.lake.staging, `${this.batchId}-${n}`);
     await fsp.rm(work, { recursive: true, force: true });
@@ -61,7 +76,9 @@ export class SignInWriter {
     try {
       const staged = join(work, 'rows.ndjson');
       await fsp.writeFile(staged, this.lines.join('\n'));
-      const rows = this.lines.length;
+      const rows = this.lines.length + this.batchDuplicates;
+      this.keys = new Set();
+      this.batchDuplicates = 0;
       // DuckDB sizes its read buffers from maximum_object_size, so ask only for what this batch needs.
       const maxObject = Math.max(16 << 20, this.longest * 4 + 1024);
       this.lines = [];
@@ -70,20 +87,15 @@ export class SignInWriter {
       this.partitions = new Set();
 
       const c = this.conn;
-      await c.run(`create or replace temp table batch as select * from read_json(${quoteString(staged)}, format = 'newline_delimited', columns = ${duckdbColumnsLiteral()}, maximum_object_size = ${maxObject})`);
+      // One pass: parse the staged rows, drop keys the lake already has, write Parquet. Rows are not sorted:
+      // the hour partition already bounds time, and sorting wide rows (raw) cost more than all else here.
       const already = existing.length
-        ? `and record_key not in (select record_key from read_parquet(${stringList(existing)}, hive_partitioning = false))`
+        ? `where record_key not in (select record_key from read_parquet(${stringList(existing)}, hive_partitioning = false))`
         : '';
-      await c.run(`create or replace temp table fresh as
-        select * exclude (rn) from (select *, row_number() over (partition by record_key order by rowid) as rn from batch)
-        where rn = 1 ${already}`);
-      const landed = Number((await c.runAndReadAll('select count(*) as n from fresh')).getRows()[0][0]);
       const out = join(work, 'out');
-      if (landed > 0) {
-        await c.run(`copy (select * from fresh order by created_at) to ${quoteString(out)}
-          (format parquet, compression zstd, partition_by (date, hour), filename_pattern ${quoteString(`part-${this.batchId}-${n}-{i}`)})`);
-      }
-      await c.run('drop table batch; drop table fresh;');
+      const copied = await c.run(`copy (select * from read_json(${quoteString(staged)}, format = 'newline_delimited', columns = ${duckdbColumnsLiteral()}, maximum_object_size = ${maxObject}) ${already})
+          to ${quoteString(out)} (format parquet, compression zstd, partition_by (date, hour), filename_pattern ${quoteString(`part-${this.batchId}-${n}-{i}`)})`);
+      const landed = Number(copied.rowsChanged);
       const produced = landed > 0 ? await listParquet(out) : [];
       for (const f of produced) await fsyncFile(f);
       const moved: string[] = [];

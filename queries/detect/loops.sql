@@ -60,8 +60,8 @@ runs as (
         median(after_success_secs) filter (where starts_run = 0) as median_reprompt_seconds,
         max(after_success_secs) filter (where starts_run = 0) as max_reprompt_seconds,
         flatten(list(codes order by start)) as interactive_codes,
-        list_distinct(flatten(list(sign_in_ids order by start))) as sign_in_ids,
-        list_distinct(flatten(list(ip_addresses))) as ip_addresses,
+        list_distinct(flatten(list(sign_in_ids))) as sign_in_ids,
+        list_sort(list_distinct(flatten(list(ip_addresses)))) as ip_addresses,
         arg_max(tenant_id, start) as tenant_id,
         arg_max(user_id, start) as user_id,
         arg_max(user_principal_name, start) as user_principal_name,
@@ -85,7 +85,7 @@ evidence as (
         runs.device_key,
         runs.run_no,
         count(*) as reauth_signal_count,
-        list(s.error_code) as background_codes,
+        list(s.error_code order by s.created_at, s.error_code) as background_codes,
         list(distinct s.sign_in_id) filter (where s.sign_in_id is not null) as background_ids
     from runs
     join sign_ins as s
@@ -103,7 +103,8 @@ kinded as (
         runs.*,
         coalesce(evidence.reauth_signal_count, 0) as reauth_signal_count,
         list_concat(runs.interactive_codes, coalesce(evidence.background_codes, [])) as all_codes,
-        list_concat(runs.sign_in_ids, coalesce(evidence.background_ids, [])) as evidence_ids,
+        -- evidence ids sorted, so output is byte-identical run to run
+        list_sort(list_distinct(list_concat(runs.sign_in_ids, coalesce(evidence.background_ids, [])))) as evidence_ids,
         case
             when denied_prompts >= $min_denials and denied_prompts * 2 >= prompt_count then 'mfa_denial_burst'
             when failed_prompts * 2 > prompt_count and success_prompts = 0 then 'failure_burst'

@@ -90,8 +90,8 @@ flows as (
         bool_or(outcome not in ('success', 'unknown'))
             or bool_or(auth_methods is not null and auth_methods <> 'Previously satisfied') as user_acted,
         list(error_code order by created_at, outcome = 'success', sign_in_id, error_code) as codes,
-        list(distinct sign_in_id) filter (where sign_in_id is not null) as sign_in_ids,
-        list(distinct ip_address) filter (where ip_address is not null) as ip_addresses,
+        list_sort(list(distinct sign_in_id) filter (where sign_in_id is not null)) as sign_in_ids,
+        list_sort(list(distinct ip_address) filter (where ip_address is not null)) as ip_addresses,
         arg_max(tenant_id, created_at) as tenant_id,
         arg_max(user_id, created_at) as user_id,
         arg_max(user_principal_name, created_at) as user_principal_name,

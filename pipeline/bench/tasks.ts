@@ -1,0 +1,137 @@
+/**
+ * The measured steps. Each runs in its own child process (see run.ts), so its peak RSS is its own and a
+ * crash or an out-of-memory kill of one step does not take the others down.
+ */
+import { promises as fsp } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { importFiles } from '../lake/ingest';
+import { Lake } from '../lake/lake';
+import { detect, runLayers } from '../detect/detect';
+import { queriesDir } from '../sql/queries';
+import { quoteString, stringList, withDuckDB } from '../sql/duckdb';
+import { ceilingCopySql, rawJsonViewSql } from './jsonsql';
+
+export type Task =
+  | { kind: 'import'; file: string; lake: string }
+  | { kind: 'ceiling'; file: string; out: string; raw: boolean; memoryLimit: string; tempDirectory: string }
+  | { kind: 'build-lake'; source: string; lake: string; target: number; memoryLimit: string; tempDirectory: string }
+  | { kind: 'detect'; lake: string; memoryLimit: string; tempDirectory: string }
+  | { kind: 'detect-json'; file: string; raw: boolean; memoryLimit: string; tempDirectory: string };
+
+const now = () => performance.now();
+const since = (t0: number) => (now() - t0) / 1000;
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await fsp.readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) total += (await fsp.stat(join(e.parentPath, e.name))).size;
+  }
+  return total;
+}
+
+export async function runTask(task: Task): Promise<Record<string, unknown>> {
+  switch (task.kind) {
+    case 'import': {
+      await fsp.rm(task.lake, { recursive: true, force: true });
+      const t0 = now();
+      const s = await importFiles([task.file], task.lake);
+      const seconds = since(t0);
+      return {
+        seconds,
+        summary_seconds: s.seconds,
+        read: s.read,
+        landed: s.landed,
+        duplicates: s.duplicates,
+        quarantined: s.quarantined,
+        parquet_files: s.parquet_files,
+        records_per_second: s.read / seconds,
+        lake_bytes: await dirBytes(new Lake(task.lake).signIns),
+      };
+    }
+    case 'ceiling': {
+      await fsp.rm(task.out, { force: true });
+      return withDuckDB({ memoryLimit: task.memoryLimit, tempDirectory: task.tempDirectory }, async (conn) => {
+        const t0 = now();
+        await conn.run(ceilingCopySql(task.file, task.out, task.raw));
+        const seconds = since(t0);
+        const rows = Number((await conn.runAndReadAll(`select count(*) from read_parquet(${quoteString(task.out)})`)).getRows()[0][0]);
+        const bytes = (await fsp.stat(task.out)).size;
+        return { seconds, rows, records_per_second: rows / seconds, parquet_bytes: bytes };
+      });
+    }
+    case 'build-lake':
+      return buildLake(task);
+    case 'detect': {
+      const t0 = now();
+      const r = await detect(task.lake, {}, { memoryLimit: task.memoryLimit, tempDirectory: task.tempDirectory });
+      const seconds = since(t0);
+      return { seconds, sign_ins: r.signIns, files: r.files, flagged: r.flagged.rows.length, clusters: r.clusters.rows.length, ...tally(r.flagged.rows) };
+    }
+    case 'detect-json': {
+      return withDuckDB({ memoryLimit: task.memoryLimit, tempDirectory: task.tempDirectory }, async (conn) => {
+        const t0 = now();
+        await conn.run(rawJsonViewSql(task.file, task.raw));
+        // as attachLake does
+        await conn.run(`create or replace temp table error_codes as select * from read_csv(${quoteString(join(queriesDir(), 'reference', 'error_codes.csv'))}, header = true, columns = {'error_code': 'INTEGER', 'outcome': 'VARCHAR', 'meaning': 'VARCHAR'})`);
+        await runLayers(conn, {});
+        const flaggedRows = (await conn.runAndReadAll('select kind from flagged_sessions')).getRowObjectsJson() as { kind: string }[];
+        const clusters = Number((await conn.runAndReadAll('select count(*) from loop_clusters')).getRows()[0][0]);
+        const signIns = Number((await conn.runAndReadAll('select count(*) from sign_ins')).getRows()[0][0]);
+        const seconds = since(t0);
+        return { seconds, sign_ins: signIns, flagged: flaggedRows.length, clusters, ...tally(flaggedRows) };
+      });
+    }
+  }
+}
+
+function tally(rows: Record<string, unknown>[]): { by_kind: Record<string, number> } {
+  const by: Record<string, number> = {};
+  for (const r of rows) by[String(r.kind)] = (by[String(r.kind)] ?? 0) + 1;
+  return { by_kind: by };
+}
+
+/**
+ * A bigger lake from the imported one: copy k re-keys users, devices and ids with "-k" (different users,
+ * same timeline), raw is NULL, and the last copy is trimmed so the total is exactly `target`.
+ */
+async function buildLake(task: Extract<Task, { kind: 'build-lake' }>): Promise<Record<string, unknown>> {
+  const { files } = await new Lake(task.source).files();
+  if (!files.length) throw new Error(`no Parquet files in ${task.source}`);
+  const dest = new Lake(task.lake);
+  await fsp.rm(task.lake, { recursive: true, force: true });
+  await fsp.mkdir(task.lake, { recursive: true });
+  const out = join(task.lake, '_build');
+  return withDuckDB({ memoryLimit: task.memoryLimit, tempDirectory: task.tempDirectory }, async (conn) => {
+    const t0 = now();
+    await conn.run(`create temp table base as
+      select * replace (cast(null as JSON) as raw), row_number() over (order by created_at, record_key) as bench_rn
+      from read_parquet(${stringList(files)}, hive_partitioning = true, hive_types = {'date': DATE, 'hour': INTEGER}, union_by_name = true)`);
+    const n = Number((await conn.runAndReadAll('select count(*) from base')).getRows()[0][0]);
+    const copies = Math.ceil(task.target / n);
+    const last = task.target - (copies - 1) * n;
+    const sfx = (c: string) => `case when ${c} is null then null else ${c} || '-' || k end as ${c}`;
+    await conn.run(`copy (
+        select * exclude (bench_rn, k) replace (
+          ${['user_id', 'user_principal_name', 'sign_in_id', 'record_key', 'correlation_id', 'device_id'].map(sfx).join(',\n          ')})
+        from base, (select range as k from range(${copies}))
+        where k < ${copies - 1} or bench_rn <= ${last}
+        order by date, hour, created_at
+      ) to ${quoteString(out)} (format parquet, compression zstd, partition_by (date, hour), filename_pattern 'part-bench-{i}')`);
+    const seconds = since(t0);
+    // DuckDB writes hour=9; the lake's folders pad the hour (hour=09).
+    let produced = 0;
+    for (const e of await fsp.readdir(out, { withFileTypes: true, recursive: true })) {
+      if (!e.isFile() || !e.name.endsWith('.parquet')) continue;
+      const parts = relative(out, join(e.parentPath, e.name)).split(sep);
+      const dir = dest.partitionDir(parts[0].replace(/^date=/, ''), Number(parts[1].replace(/^hour=/, '')));
+      await fsp.mkdir(dir, { recursive: true });
+      await fsp.rename(join(e.parentPath, e.name), join(dir, e.name));
+      produced++;
+    }
+    await fsp.rm(out, { recursive: true, force: true });
+    const check = await new Lake(task.lake).files();
+    const rows = Number((await conn.runAndReadAll(`select count(*) from read_parquet(${stringList(check.files)})`)).getRows()[0][0]);
+    if (rows !== task.target) throw new Error(`built ${rows} rows, wanted ${task.target}`);
+    return { seconds, rows, base_rows: n, copies, last_copy_rows: last, files: produced, lake_bytes: await dirBytes(dest.signIns) };
+  });
+}
