@@ -220,7 +220,7 @@ async function main(): Promise<void> {
         label,
         ours: `lake ${fix(num(a.seconds), 2)} s (${mb(onLake.max_rss_mb)}; flagged ${a.flagged}, clusters ${a.clusters}, sign-ins ${int(num(a.sign_ins))})`,
         baseline: `raw JSON view ${fix(num(b.seconds), 2)} s (${mb(onJson.max_rss_mb)}; flagged ${b.flagged}, clusters ${b.clusters}, sign-ins ${int(num(b.sign_ins))})`,
-        compare: `${fix(num(b.seconds) / num(a.seconds), 1)}x faster; counts ${match ? 'match' : 'DIFFER'}`,
+        compare: `speedup ${fix(num(b.seconds) / num(a.seconds), 2)}x (raw JSON time / lake time); counts ${match ? 'match' : 'DIFFER'}`,
       });
       if (!match) failures.push(`detect lake vs raw JSON: counts differ (lake flagged ${a.flagged} clusters ${a.clusters} sign-ins ${a.sign_ins}; json flagged ${b.flagged} clusters ${b.clusters} sign-ins ${b.sign_ins})`);
     } else {

@@ -40,10 +40,10 @@ export function queriesDir(): string {
 }
 
 const cache = new Map<string, QueryFile>();
-export function loadQuery(name: string): QueryFile {
-  const hit = cache.get(name);
+export function loadQuery(name: string, root = queriesDir()): QueryFile {
+  const path = join(root, `${name}.sql`);
+  const hit = cache.get(path);
   if (hit) return hit;
-  const path = join(queriesDir(), `${name}.sql`);
   const text = readFileSync(path, 'utf8');
   const params: ParamDecl[] = [];
   for (const line of text.split('\n')) {
@@ -55,11 +55,11 @@ export function loadQuery(name: string): QueryFile {
   for (const u of used) if (!declared.has(u)) throw new Error(`${path}: $${u} is used but has no "-- @param ${u} TYPE = default : reason" line`);
   for (const d of declared) if (!used.has(d)) throw new Error(`${path}: @param ${d} is declared but never used`);
   const q: QueryFile = { name, table: name.split('/').pop() as string, path, sql: text, params };
-  cache.set(name, q);
+  cache.set(path, q);
   return q;
 }
 
-function stripComments(sql: string): string {
+export function stripComments(sql: string): string {
   return sql.replace(/--[^\n]*/g, '').replace(/'(?:[^']|'')*'/g, "''");
 }
 
@@ -68,17 +68,17 @@ export function coerceParam(decl: ParamDecl, value: string | number): string | n
   const v = String(value).trim();
   switch (decl.type) {
     case 'INTEGER': {
-      if (!/^-?\d+$/.test(v)) throw new CliError(`--${decl.name} must be a whole number (got ${JSON.stringify(v)}).`, 2);
+      if (!/^-?\d+$/.test(v)) throw new CliError(`--${decl.name.replace(/_/g, "-")} must be a whole number (got ${JSON.stringify(v)}).`, 2);
       return Number(v);
     }
     case 'DOUBLE': {
       const n = Number(v);
-      if (v === '' || !Number.isFinite(n)) throw new CliError(`--${decl.name} must be a number (got ${JSON.stringify(v)}).`, 2);
+      if (v === '' || !Number.isFinite(n)) throw new CliError(`--${decl.name.replace(/_/g, "-")} must be a number (got ${JSON.stringify(v)}).`, 2);
       return n;
     }
     case 'TIMESTAMP': {
       const us = parseTimestamp(v.length === 10 ? `${v}T00:00:00Z` : v);
-      if (us === null) throw new CliError(`--${decl.name} must be a time such as 2026-04-14 or 2026-04-14T09:30:00Z (got ${JSON.stringify(v)}).`, 2);
+      if (us === null) throw new CliError(`--${decl.name.replace(/_/g, "-")} must be a time such as 2026-04-14 or 2026-04-14T09:30:00Z (got ${JSON.stringify(v)}).`, 2);
       return us;
     }
     default:

@@ -88,7 +88,7 @@ core_end as (
         max(minutes.minute) + interval 1 minute as core_end
     from minutes
     join peaks using (cluster_id)
-    where minutes.looping_users >= greatest(2, ceil(peaks.peak_users * $cluster_end_fraction))
+    where minutes.looping_users >= greatest(1, ceil(peaks.peak_users * $cluster_end_fraction))
     group by minutes.cluster_id
 ),
 

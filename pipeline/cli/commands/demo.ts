@@ -22,8 +22,7 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
   const cases = (await fsp.readdir(samples, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => join(samples, d.name, 'input'));
   const s = await importFiles(cases, lake);
   note(`Imported ${s.read.toLocaleString('en-US')} items from ${cases.length} sample case(s): ${s.landed} landed, ${s.duplicates} duplicates, ${s.quarantined} quarantined.`);
-  // Small bundled tenants: a cluster of 5 users is already an incident there.
-  const r = await detect(lake, { min_cluster_users: 5 });
+  const r = await detect(lake);
   const format = process.stdout.isTTY ? 'table' : 'ndjson';
   note(`\nFlagged sessions (${r.flagged.rows.length}):`);
   await writeRows(process.stdout, r.flagged.rows, format === 'table' ? r.flagged.columns.filter((c) => TABLE_COLUMNS.includes(c.name)) : r.flagged.columns, format);

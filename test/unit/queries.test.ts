@@ -1,0 +1,46 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { allParams, LAYERS } from '../../pipeline/detect/detect';
+import { coerceParam, loadQuery, queriesDir, stripComments } from '../../pipeline/sql/queries';
+import { tmpdir } from 'node:os';
+import { REPO } from '../support/tmp';
+
+test('every layer loads, and every threshold has a default and a reason', () => {
+  for (const l of LAYERS) expect(loadQuery(l).sql.length).toBeGreaterThan(0);
+  const params = allParams();
+  expect(params.map((p) => p.name)).toEqual(expect.arrayContaining(['flow_gap_secs', 'loop_gap_secs', 'min_prompts', 'min_denials', 'severe_prompts', 'cluster_gap_secs', 'min_cluster_users', 'from', 'to']));
+  for (const p of params) {
+    expect(p.doc.length).toBeGreaterThan(15);
+    expect(() => coerceParam(p, p.default)).not.toThrow();
+  }
+});
+
+test('queries/ holds one query per .sql file, and no TypeScript file pastes SQL thresholds', () => {
+  const sqlFiles = readdirSync(join(queriesDir(), 'detect')).filter((f) => f.endsWith('.sql'));
+  expect(sqlFiles.sort()).toEqual(['clusters.sql', 'flagged_sessions.sql', 'loop_clusters.sql', 'loops.sql', 'prompts.sql']);
+  for (const f of sqlFiles) expect(stripComments(readFileSync(join(queriesDir(), 'detect', f), 'utf8'))).not.toContain(';');
+  // A threshold in TS would be a second definition of a loop.
+  const ts = readFileSync(join(REPO, 'pipeline', 'detect', 'detect.ts'), 'utf8');
+  expect(ts).not.toMatch(/min_prompts\s*[:=]\s*\d/);
+});
+
+test('a query that uses an undeclared $param, or declares an unused one, fails to load', () => {
+  const root = mkdtempSync(join(tmpdir(), 'q-'));
+  mkdirSync(join(root, 'x'));
+  writeFileSync(join(root, 'x', 'a.sql'), 'select $n as n\n');
+  writeFileSync(join(root, 'x', 'b.sql'), '-- @param n INTEGER = 1 : a number used for nothing at all\nselect 1\n');
+  writeFileSync(join(root, 'x', 'c.sql'), '-- @param n INTEGER = 1 : a number that is used below\nselect $n as n\n');
+  expect(() => loadQuery('x/a', root)).toThrow('$n is used but has no "-- @param n TYPE = default : reason" line');
+  expect(() => loadQuery('x/b', root)).toThrow('@param n is declared but never used');
+  expect(loadQuery('x/c', root).params).toEqual([{ name: 'n', type: 'INTEGER', default: '1', doc: 'a number that is used below' }]);
+});
+
+test('coercion gives clear errors', () => {
+  const [gap] = allParams().filter((p) => p.name === 'loop_gap_secs');
+  expect(coerceParam(gap, '90')).toBe(90);
+  expect(() => coerceParam(gap, '1.5')).toThrow('--loop-gap-secs must be a whole number');
+  const [from] = allParams().filter((p) => p.name === 'from');
+  expect(coerceParam(from, '2026-04-14')).toBe(Date.UTC(2026, 3, 14) * 1000);
+  expect(() => coerceParam(from, 'last tuesday')).toThrow('--from must be a time');
+});
