@@ -124,7 +124,7 @@ export function ingestUnit(unit: SourceUnit, writer: SignInWriter, quarantine: Q
     const r = normalizeRecord(u.record, u.shape, { source, ingestedAt }, own);
     if (r instanceof Rejected) {
       quarantine.add({ reason: r.reason, detail: r.detail, source, line: unit.line, byte_offset: unit.byteOffset, record_index: u.index, raw: own ?? JSON.stringify(u.record) });
-    } else writer.add(r.row);
+    } else writer.add(r.row, r.raw);
   }
   if (read === 0) {
     // An empty container ({"records":[]}) holds nothing to lose; it is not an item.

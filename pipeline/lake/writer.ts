@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { duckdbColumnsLiteral, type SignInRow } from '../normalize/columns';
+import { duckdbColumnsLiteral, SIGN_IN_COLUMNS, type SignInRow } from '../normalize/columns';
 import { quoteString, stringList } from '../sql/duckdb';
 import { fsyncDir, fsyncFile, type Lake } from './lake';
 import type { QuarantineFile } from './quarantine';
@@ -25,6 +25,7 @@ export interface LandResult {
  */
 export class SignInWriter {
   private lines: string[] = [];
+  private raws: string[] = [];
   private longest = 0;
   private partitions = new Set<string>();
   private batchNo = 0;
@@ -48,15 +49,17 @@ export class SignInWriter {
   private keys = new Set<string>();
   private batchDuplicates = 0;
 
-  add(row: SignInRow): void {
+  add(row: SignInRow, raw: string): void {
     if (this.keys.has(row.record_key as string)) {
       this.batchDuplicates++;
       return;
     }
     this.keys.add(row.record_key as string);
     const line = JSON.stringify(row);
-    if (line.length > this.longest) this.longest = line.length;
+    const longer = Math.max(line.length, raw.length);
+    if (longer > this.longest) this.longest = longer;
     this.lines.push(line);
+    this.raws.push(raw);
     this.partitions.add(this.lake.partitionDir(row.date as string, row.hour as number));
   }
 
@@ -75,13 +78,16 @@ export class SignInWriter {
     await fsp.mkdir(work, { recursive: true });
     try {
       const staged = join(work, 'rows.ndjson');
+      const stagedRaw = join(work, 'raw.ndjson');
       await fsp.writeFile(staged, this.lines.join('\n'));
+      await fsp.writeFile(stagedRaw, this.raws.join('\n'));
       const rows = this.lines.length + this.batchDuplicates;
       this.keys = new Set();
       this.batchDuplicates = 0;
       // DuckDB sizes its read buffers from maximum_object_size, so ask only for what this batch needs.
       const maxObject = Math.max(16 << 20, this.longest * 4 + 1024);
       this.lines = [];
+      this.raws = [];
       this.longest = 0;
       const { files: existing } = await this.lake.files([...this.partitions]);
       this.partitions = new Set();
@@ -93,7 +99,10 @@ export class SignInWriter {
         ? `where record_key not in (select record_key from read_parquet(${stringList(existing)}, hive_partitioning = false))`
         : '';
       const out = join(work, 'out');
-      const copied = await c.run(`copy (select * from read_json(${quoteString(staged)}, format = 'newline_delimited', columns = ${duckdbColumnsLiteral()}, maximum_object_size = ${maxObject}) ${already})
+      // raw.ndjson holds each row's source record on the same line number; a positional join puts it back
+      // beside its row without ever escaping it inside another JSON string.
+      const copied = await c.run(`copy (select ${selectList()} from read_json(${quoteString(staged)}, format = 'newline_delimited', columns = ${duckdbColumnsLiteral()}, maximum_object_size = ${maxObject}) as row
+            positional join read_ndjson_objects(${quoteString(stagedRaw)}, maximum_object_size = ${maxObject}) as src ${already})
           to ${quoteString(out)} (format parquet, compression zstd, partition_by (date, hour), filename_pattern ${quoteString(`part-${this.batchId}-${n}-{i}`)})`);
       const landed = Number(copied.rowsChanged);
       const produced = landed > 0 ? await listParquet(out) : [];
@@ -129,4 +138,9 @@ async function listParquet(dir: string): Promise<string[]> {
     if (e.isFile() && e.name.endsWith('.parquet')) out.push(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
   }
   return out.sort();
+}
+
+/** Columns in lake order, `raw` taken from the positional side. Names are ours (columns.ts), never input. */
+function selectList(): string {
+  return [...SIGN_IN_COLUMNS.map((c) => (c.name === 'raw' ? 'src.json as raw' : `row.${c.name}`)), 'row.date', 'row.hour'].join(', ');
 }

@@ -76,10 +76,11 @@ export const SIGN_IN_COLUMNS: readonly ColumnDef[] = [
 /** Hive partition columns, derived from created_at only (never from a log field). */
 export const PARTITION_COLUMNS = ['date', 'hour'] as const;
 
-export type SignInRow = Record<string, string | number | boolean | null>;
+/** A row as staged for DuckDB. JSON columns hold the nested value itself, not its text, so it is encoded once. */
+export type SignInRow = Record<string, string | number | boolean | null | object>;
 
-/** DuckDB `columns={...}` struct literal for read_json over staged rows. Names are ours, not input. */
+/** DuckDB `columns={...}` for read_json over staged rows (all but `raw`, staged apart). Names are ours, not input. */
 export function duckdbColumnsLiteral(): string {
-  const body = SIGN_IN_COLUMNS.map((c) => `${c.name}: '${c.type}'`);
+  const body = SIGN_IN_COLUMNS.filter((c) => c.name !== 'raw').map((c) => `${c.name}: '${c.type}'`);
   return `{${[...body, "date: 'DATE'", "hour: 'INTEGER'"].join(', ')}}`;
 }

@@ -10,7 +10,16 @@ export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const fold = (k: string) => k.toLowerCase().replace(/[^a-z0-9]/g, '');
+// The same few hundred keys repeat in every record, so each is folded once per process.
+const folded = new Map<string, string>();
+const fold = (k: string): string => {
+  let f = folded.get(k);
+  if (f === undefined) {
+    f = k.toLowerCase().replace(/[^a-z0-9]/g, '');
+    if (folded.size < 10_000) folded.set(k, f); // bounded: hostile input could invent keys forever
+  }
+  return f;
+};
 
 export class Fields {
   private readonly map = new Map<string, Json>();

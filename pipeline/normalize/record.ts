@@ -101,7 +101,10 @@ export interface NormalizeContext {
 }
 
 export interface NormalizedRow {
+  /** Every column but `raw`, which travels beside the row (see SignInWriter) so it is never escaped twice. */
   row: SignInRow;
+  /** The record's JSON text, on one line. */
+  raw: string;
   micros: EpochMicros;
 }
 
@@ -146,7 +149,8 @@ export function normalizeRecord(rec: JsonObject, shape: RecordShape, ctx: Normal
   const caPolicies = p.arr('appliedconditionalaccesspolicies', 'conditionalaccesspolicies');
   const countryText = locObj.str('countryorregion') ?? (shape === 'eventhub' ? top.str('location') : p.str('location'));
   const part = partitionOf(created);
-  const raw = rawText ?? JSON.stringify(rec);
+  // The caller's text is used only when it is one line: raw is staged one record per line.
+  const raw = rawText !== undefined && !rawText.includes('\n') ? rawText : JSON.stringify(rec);
 
   const row: SignInRow = {
     created_at: formatMicros(created),
@@ -195,8 +199,8 @@ export function normalizeRecord(rec: JsonObject, shape: RecordShape, ctx: Normal
     processing_time_ms: p.int('processingtimeinmilliseconds', 'processingtimeinms'),
     is_cae_token: caeFlag(p.arr('authenticationprocessingdetails'), p.bool('iscaetoken')),
     auth_methods: authMethods(authSteps),
-    auth_details_json: authSteps ? JSON.stringify(authSteps) : null,
-    ca_policies_json: caPolicies ? JSON.stringify(caPolicies) : null,
+    auth_details_json: authSteps,
+    ca_policies_json: caPolicies,
     source_shape: shape,
     source: ctx.source,
     eh_partition: ctx.eh?.partition ?? null,
@@ -204,11 +208,10 @@ export function normalizeRecord(rec: JsonObject, shape: RecordShape, ctx: Normal
     eh_enqueued_time: ctx.eh?.enqueuedTime ?? null,
     record_key: recordKey(category, signInId, created, errorCode, raw),
     ingested_at: ctx.ingestedAt,
-    raw,
     date: part.date,
     hour: part.hour,
   };
-  return { row, micros: created };
+  return { row, raw, micros: created };
 }
 
 function tenantFromResourceId(resourceId: string | null): string | null {
