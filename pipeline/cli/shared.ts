@@ -56,9 +56,11 @@ export async function emit(args: Record<string, unknown>, columns: Column[], row
   const out = args.out as string | undefined;
   const format = (args.format as Format | undefined) ?? (out ? BY_EXTENSION[extname(out).toLowerCase()] ?? 'ndjson' : defaultFormat(Boolean(process.stdout.isTTY)));
   const cols = format === 'table' && tableColumns && !args['all-columns'] ? columns.filter((c) => tableColumns.includes(c.name)) : columns;
-  if (out) return writeRowsToFile(out, rows, cols, format);
+  // Wide cells: the reason sentence is the point of the table; the terminal wraps what it must.
+  const opts = { maxCellWidth: 300 };
+  if (out) return writeRowsToFile(out, rows, cols, format, opts);
   if (format === 'arrow' && process.stdout.isTTY) throw new CliError('Arrow output is binary: pipe it to a file or program, or use --out result.arrow.', 2);
-  await writeRows(process.stdout, rows, cols, format);
+  await writeRows(process.stdout, rows, cols, format, opts);
 }
 
 export function note(message: string): void {

@@ -3,9 +3,9 @@ import { join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { importFiles } from '../../lake/ingest';
 import { detect } from '../../detect/detect';
-import { writeRows } from '../output';
 import { TABLE_COLUMNS } from './detect';
-import { note } from '../shared';
+import { CLUSTER_TABLE_COLUMNS } from './clusters';
+import { emit, note } from '../shared';
 
 export function builder(y: Argv): Argv {
   return y
@@ -23,10 +23,9 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
   const s = await importFiles(cases, lake);
   note(`Imported ${s.read.toLocaleString('en-US')} items from ${cases.length} sample case(s): ${s.landed} landed, ${s.duplicates} duplicates, ${s.quarantined} quarantined.`);
   const r = await detect(lake);
-  const format = process.stdout.isTTY ? 'table' : 'ndjson';
   note(`\nFlagged sessions (${r.flagged.rows.length}):`);
-  await writeRows(process.stdout, r.flagged.rows, format === 'table' ? r.flagged.columns.filter((c) => TABLE_COLUMNS.includes(c.name)) : r.flagged.columns, format);
+  await emit({}, r.flagged.columns, r.flagged.rows, TABLE_COLUMNS);
   note(`\nLoop clusters (${r.clusters.rows.length}):`);
-  await writeRows(process.stdout, r.clusters.rows, format === 'table' ? r.clusters.columns.filter((c) => ['cluster_id', 'start', 'core_end', 'peak_users', 'user_count', 'app_display_name', 'device_os', 'error_codes', 'users_still_looping'].includes(c.name)) : r.clusters.columns, format);
+  await emit({}, r.clusters.columns, r.clusters.rows, CLUSTER_TABLE_COLUMNS);
   note(`\nLake: ${lake}. Try: npx reauth-loops query --lake ${args.lake} "select * from loops"`);
 }
