@@ -53,6 +53,7 @@ export async function importFiles(paths: readonly string[], lakeDir: string, opt
   const lake = new Lake(lakeDir);
   const unlock = await lake.lock();
   try {
+    await lake.clearStaging();
     const inputs = await listInputFiles(paths);
     const { torn } = await lake.files();
     const quarantine = new QuarantineFile(lake.quarantine, importId, now);

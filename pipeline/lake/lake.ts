@@ -77,6 +77,12 @@ export class Lake {
     return dest;
   }
 
+  /** Leftovers of an import that died mid-batch. Only the lock holder calls this, so nothing there is live. */
+  async clearStaging(): Promise<void> {
+    await fsp.rm(this.staging, { recursive: true, force: true });
+    await fsp.mkdir(this.staging, { recursive: true });
+  }
+
   /** One writer per lake: a pid file created exclusively; a lock left by a dead process is taken over. */
   async lock(): Promise<() => Promise<void>> {
     await this.ensure();

@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync, promises as fsp } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { duckdbColumnsLiteral, SIGN_IN_COLUMNS, type SignInRow } from '../normalize/columns';
@@ -13,9 +13,59 @@ export interface LandResult {
   files: string[];
 }
 
+/** Staged text is written in chunks of about this size, so a batch never sits in memory whole. */
+const CHUNK_CHARS = 4 << 20;
+
+/** Two line-aligned NDJSON files under _staging/: the rows, and each row's raw source record. */
+class StagedBatch {
+  readonly rowsPath: string;
+  readonly rawPath: string;
+  private readonly rowsFd: number;
+  private readonly rawFd: number;
+  private rowsBuf: string[] = [];
+  private rawBuf: string[] = [];
+  private bufChars = 0;
+  rows = 0;
+  longest = 0;
+  readonly partitions = new Set<string>();
+
+  constructor(readonly dir: string) {
+    this.rowsPath = join(dir, 'rows.ndjson');
+    this.rawPath = join(dir, 'raw.ndjson');
+    this.rowsFd = openSync(this.rowsPath, 'w');
+    this.rawFd = openSync(this.rawPath, 'w');
+  }
+
+  add(line: string, raw: string, partition: string): void {
+    this.rowsBuf.push(line);
+    this.rawBuf.push(raw);
+    this.bufChars += line.length + raw.length;
+    this.longest = Math.max(this.longest, line.length, raw.length);
+    this.partitions.add(partition);
+    this.rows++;
+    if (this.bufChars >= CHUNK_CHARS) this.drain();
+  }
+
+  private drain(): void {
+    if (this.rowsBuf.length === 0) return;
+    writeSync(this.rowsFd, this.rowsBuf.join('\n') + '\n');
+    writeSync(this.rawFd, this.rawBuf.join('\n') + '\n');
+    this.rowsBuf = [];
+    this.rawBuf = [];
+    this.bufChars = 0;
+  }
+
+  close(): void {
+    this.drain();
+    closeSync(this.rowsFd);
+    closeSync(this.rawFd);
+  }
+}
+
 /**
  * Collects normalized rows and lands them as Parquet, one batch at a time:
- *   1. stage the batch as NDJSON under _staging/ (DuckDB parses it on both cores);
+ *   1. stage the batch as NDJSON under _staging/ (DuckDB parses it on both cores), the raw records in a
+ *      second, line-aligned file so they are never escaped inside another JSON string;
  *   2. drop rows whose record_key is already in the batch (first copy wins, in memory) or in the lake's
  *      files for the same hours (the copy already landed wins, in SQL): re-imports and redeliveries add nothing;
  *   3. COPY to zstd Parquet partitioned by date/hour, still under _staging/ (2 and 3 are one statement);
@@ -24,10 +74,10 @@ export interface LandResult {
  * its rejects still in memory.
  */
 export class SignInWriter {
-  private lines: string[] = [];
-  private raws: string[] = [];
-  private longest = 0;
-  private partitions = new Set<string>();
+  private batch: StagedBatch | null = null;
+  /** Keys staged in this batch: the first copy of a key in the input wins, deterministically. */
+  private keys = new Set<string>();
+  private batchDuplicates = 0;
   private batchNo = 0;
   landed = 0;
   duplicates = 0;
@@ -42,67 +92,50 @@ export class SignInWriter {
   ) {}
 
   get pending(): number {
-    return this.lines.length;
+    return this.batch?.rows ?? 0;
   }
 
-  /** Keys staged in this batch: the first copy of a key in the input wins, deterministically. */
-  private keys = new Set<string>();
-  private batchDuplicates = 0;
-
   add(row: SignInRow, raw: string): void {
-    if (this.keys.has(row.record_key as string)) {
+    const key = row.record_key as string;
+    if (this.keys.has(key)) {
       this.batchDuplicates++;
       return;
     }
-    this.keys.add(row.record_key as string);
-    const line = JSON.stringify(row);
-    const longer = Math.max(line.length, raw.length);
-    if (longer > this.longest) this.longest = longer;
-    this.lines.push(line);
-    this.raws.push(raw);
-    this.partitions.add(this.lake.partitionDir(row.date as string, row.hour as number));
+    this.keys.add(key);
+    this.batch ??= new StagedBatch(this.workDir(this.batchNo));
+    this.batch.add(JSON.stringify(row), raw, this.lake.partitionDir(row.date as string, row.hour as number));
+  }
+
+  private workDir(n: number): string {
+    const dir = join(this.lake.staging, `${this.batchId}-${n}`);
+    mkdirSync(dir, { recursive: true });
+    return dir;
   }
 
   async flush(): Promise<LandResult> {
     await this.quarantine.sync();
-    if (this.lines.length === 0) {
-      const dups = this.batchDuplicates;
-      this.duplicates += dups;
-      this.batchDuplicates = 0;
-      this.keys = new Set();
-      return { rows: dups, landed: 0, duplicates: dups, files: [] };
-    }
+    const batch = this.batch;
+    const dups = this.batchDuplicates;
+    this.batch = null;
+    this.keys = new Set();
+    this.batchDuplicates = 0;
+    this.duplicates += dups;
+    if (!batch) return { rows: dups, landed: 0, duplicates: dups, files: [] };
     const n = this.batchNo++;
-    const work = join(this.lake.staging, `${this.batchId}-${n}`);
-    await fsp.rm(work, { recursive: true, force: true });
-    await fsp.mkdir(work, { recursive: true });
     try {
-      const staged = join(work, 'rows.ndjson');
-      const stagedRaw = join(work, 'raw.ndjson');
-      await fsp.writeFile(staged, this.lines.join('\n'));
-      await fsp.writeFile(stagedRaw, this.raws.join('\n'));
-      const rows = this.lines.length + this.batchDuplicates;
-      this.keys = new Set();
-      this.batchDuplicates = 0;
+      batch.close();
+      const { files: existing } = await this.lake.files([...batch.partitions]);
       // DuckDB sizes its read buffers from maximum_object_size, so ask only for what this batch needs.
-      const maxObject = Math.max(16 << 20, this.longest * 4 + 1024);
-      this.lines = [];
-      this.raws = [];
-      this.longest = 0;
-      const { files: existing } = await this.lake.files([...this.partitions]);
-      this.partitions = new Set();
-
-      const c = this.conn;
+      const maxObject = Math.max(16 << 20, batch.longest * 4 + 1024);
       // One pass: parse the staged rows, drop keys the lake already has, write Parquet. Rows are not sorted:
       // the hour partition already bounds time, and sorting wide rows (raw) cost more than all else here.
       const already = existing.length
         ? `where record_key not in (select record_key from read_parquet(${stringList(existing)}, hive_partitioning = false))`
         : '';
-      const out = join(work, 'out');
-      // raw.ndjson holds each row's source record on the same line number; a positional join puts it back
-      // beside its row without ever escaping it inside another JSON string.
-      const copied = await c.run(`copy (select ${selectList()} from read_json(${quoteString(staged)}, format = 'newline_delimited', columns = ${duckdbColumnsLiteral()}, maximum_object_size = ${maxObject}) as row
-            positional join read_ndjson_objects(${quoteString(stagedRaw)}, maximum_object_size = ${maxObject}) as src ${already})
+      const out = join(batch.dir, 'out');
+      // raw.ndjson holds each row's source record on the same line number; a positional join puts it back.
+      const copied = await this.conn.run(`copy (select ${selectList()} from read_json(${quoteString(batch.rowsPath)}, format = 'newline_delimited', columns = ${duckdbColumnsLiteral()}, maximum_object_size = ${maxObject}) as row
+            positional join read_ndjson_objects(${quoteString(batch.rawPath)}, maximum_object_size = ${maxObject}) as src ${already})
           to ${quoteString(out)} (format parquet, compression zstd, partition_by (date, hour), filename_pattern ${quoteString(`part-${this.batchId}-${n}-{i}`)})`);
       const landed = Number(copied.rowsChanged);
       const produced = landed > 0 ? await listParquet(out) : [];
@@ -112,9 +145,7 @@ export class SignInWriter {
       for (const f of produced) {
         // DuckDB writes out/date=2026-04-14/hour=9/part-...parquet; our folders pad the hour.
         const parts = relative(out, f).split(sep);
-        const date = parts[0].replace(/^date=/, '');
-        const hour = Number(parts[1].replace(/^hour=/, ''));
-        const dir = this.lake.partitionDir(date, hour);
+        const dir = this.lake.partitionDir(parts[0].replace(/^date=/, ''), Number(parts[1].replace(/^hour=/, '')));
         await fsp.mkdir(dir, { recursive: true });
         const dest = join(dir, parts[parts.length - 1]);
         await fsp.rename(f, dest);
@@ -124,10 +155,10 @@ export class SignInWriter {
       for (const d of touched) await fsyncDir(d);
       this.files.push(...moved);
       this.landed += landed;
-      this.duplicates += rows - landed;
-      return { rows, landed, duplicates: rows - landed, files: moved };
+      this.duplicates += batch.rows - landed;
+      return { rows: batch.rows + dups, landed, duplicates: batch.rows - landed + dups, files: moved };
     } finally {
-      await fsp.rm(work, { recursive: true, force: true });
+      await fsp.rm(batch.dir, { recursive: true, force: true });
     }
   }
 }
