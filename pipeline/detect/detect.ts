@@ -57,7 +57,8 @@ export async function runLayers(conn: DuckDBConnection, params: ParamValues, upt
   for (const name of LAYERS) {
     const q = loadQuery(name);
     const { values, types } = bindings(q, params);
-    await conn.run(`create or replace temp table ${q.table} as\n${q.sql}`, values, types);
+    if (q.view) await conn.run(`create or replace temp view ${q.table} as\n${q.sql}`);
+    else await conn.run(`create or replace temp table ${q.table} as\n${q.sql}`, values, types);
     if (name === upto) return;
   }
 }

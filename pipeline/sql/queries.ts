@@ -21,6 +21,8 @@ export interface ParamDecl {
 export interface QueryFile {
   name: string;
   table: string;
+  /** `-- @view`: created as a view (read lazily, columns pushed down) instead of a materialized table. */
+  view: boolean;
   path: string;
   sql: string;
   params: ParamDecl[];
@@ -54,7 +56,9 @@ export function loadQuery(name: string, root = queriesDir()): QueryFile {
   const declared = new Set(params.map((p) => p.name));
   for (const u of used) if (!declared.has(u)) throw new Error(`${path}: $${u} is used but has no "-- @param ${u} TYPE = default : reason" line`);
   for (const d of declared) if (!used.has(d)) throw new Error(`${path}: @param ${d} is declared but never used`);
-  const q: QueryFile = { name, table: name.split('/').pop() as string, path, sql: text, params };
+  const view = /^--\s*@view\s*$/m.test(text);
+  if (view && params.length) throw new Error(`${path}: a @view cannot take parameters (DuckDB views cannot bind them)`);
+  const q: QueryFile = { name, table: name.split('/').pop() as string, view, path, sql: text, params };
   cache.set(path, q);
   return q;
 }

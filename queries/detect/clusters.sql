@@ -77,7 +77,8 @@ peaks as (
     select
         cluster_id,
         max(looping_users) as peak_users,
-        arg_max(minute, looping_users) as peak_at
+        -- the earliest of equally busy minutes, so the answer does not depend on row order
+        first(minute order by looping_users desc, minute) as peak_at
     from minutes
     group by cluster_id
 ),

@@ -2,11 +2,12 @@
 -- shorter than any sign-in policy asks for. Entra's strictest sign-in frequency ("every time") still allows
 -- five minutes of clock skew, so nobody should be prompted more often than every five minutes for one app;
 -- runs of prompts a minute or two apart are not explained by policy.
--- Non-interactive failures that force reauthentication (70043, 70044, 50173, ...) inside a run are counted as
+-- Non-interactive failures that force reauthentication (70043, 70044, 50173, ...) during a run are counted as
 -- evidence, not as prompts. Each run is given a kind:
 --   mfa_denial_burst  most prompts ended in a denied or unanswered MFA (500121): what MFA fatigue looks like
 --   failure_burst     most prompts ended in a failure (bad password, block): guessing or a broken client
 --   reauth_loop       otherwise: the user keeps being asked, and usually keeps succeeding
+-- Runs are found on the narrow prompts table; only qualifying runs go back to sign_ins for their details.
 -- @param loop_gap_secs INTEGER = 120 : a prompt starting within 2 min of the previous one's end continues the run (the policy floor is 5 min)
 -- @param min_prompts INTEGER = 3 : 3 prompts in a run is more than one sign-in plus one retry; 2 prompts minutes apart is normal
 -- @param min_denials INTEGER = 3 : a burst needs at least 3 denied MFA prompts (Okta and Splunk rules alert at 5 to 10; earlier is asked for)
@@ -24,23 +25,19 @@ with prompt_runs as (
         case when lag(final_outcome) over run_order = 'success'
             then epoch(start - lag("end") over run_order) end as after_success_secs
     from prompts
-    window run_order as (partition by user_key, app_key, device_key order by start, flow_no)
+    window run_order as (partition by session_key order by start, flow_no)
 ),
 
 run_numbered as (
     select
         *,
-        sum(starts_run) over (
-            partition by user_key, app_key, device_key order by start, flow_no rows unbounded preceding
-        ) as run_no
+        sum(starts_run) over (partition by session_key order by start, flow_no rows unbounded preceding) as run_no
     from prompt_runs
 ),
 
 runs as (
     select
-        user_key,
-        app_key,
-        device_key,
+        session_key,
         run_no,
         min(start) as start,
         max("end") as "end",
@@ -58,41 +55,72 @@ runs as (
         sum(loop_signal_rows) as loop_signal_count,
         median(gap_from_previous) filter (where starts_run = 0) as median_gap_seconds,
         median(after_success_secs) filter (where starts_run = 0) as median_reprompt_seconds,
-        max(after_success_secs) filter (where starts_run = 0) as max_reprompt_seconds,
-        flatten(list(codes order by start)) as interactive_codes,
-        list_distinct(flatten(list(sign_in_ids))) as sign_in_ids,
-        list_sort(list_distinct(flatten(list(ip_addresses)))) as ip_addresses,
-        arg_max(tenant_id, start) as tenant_id,
-        arg_max(user_id, start) as user_id,
-        arg_max(user_principal_name, start) as user_principal_name,
-        arg_max(user_display_name, start) as user_display_name,
-        arg_max(app_id, start) as app_id,
-        arg_max(app_display_name, start) as app_display_name,
-        arg_max(device_id, start) as device_id,
-        mode(device_os) as device_os,
-        mode(client_app_used) as client_app_used,
-        mode(user_agent) as user_agent
+        max(after_success_secs) filter (where starts_run = 0) as max_reprompt_seconds
     from run_numbered
-    group by user_key, app_key, device_key, run_no
+    group by session_key, run_no
     having count(*) >= $min_prompts
 ),
 
--- non-interactive reauthentication failures for the same user and app while the run lasted
-evidence as (
+-- the interactive rows of each qualifying run, for its evidence and descriptive fields
+run_rows as (
     select
-        runs.user_key,
-        runs.app_key,
-        runs.device_key,
+        runs.session_key,
         runs.run_no,
-        count(*) as reauth_signal_count,
-        list(s.error_code order by s.created_at, s.error_code) as background_codes,
-        list(distinct s.sign_in_id) filter (where s.sign_in_id is not null) as background_ids
+        s.*
     from runs
     join sign_ins as s
-        on coalesce(s.user_id, s.user_principal_name) = runs.user_key
-        and coalesce(s.app_id, s.app_display_name, '') = runs.app_key
-        and s.created_at between runs.start - to_seconds($loop_gap_secs) and runs."end"
-    where s.principal_kind = 'user'
+        on hash(coalesce(s.user_id, s.user_principal_name), coalesce(s.app_id, s.app_display_name, ''), coalesce(s.device_id, '')) = runs.session_key
+        and s.created_at between runs.start and runs."end"
+    where s.date between cast(runs.start as date) and cast(runs."end" as date)
+        and s.principal_kind = 'user'
+        and s.is_interactive
+),
+
+details as (
+    select
+        session_key,
+        run_no,
+        any_value(coalesce(user_id, user_principal_name)) as user_key,
+        any_value(coalesce(app_id, app_display_name, '')) as app_key,
+        any_value(coalesce(device_id, '')) as device_key,
+        list_transform(list_sort(list({'at': created_at, 'id': sign_in_id, 'code': error_code})), x -> x.code) as interactive_codes,
+        list_sort(list_distinct(list(sign_in_id))) as sign_in_ids,
+        list_sort(list_distinct(list(ip_address))) as ip_addresses,
+        arg_max(tenant_id, created_at) as tenant_id,
+        arg_max(user_id, created_at) as user_id,
+        arg_max(user_principal_name, created_at) as user_principal_name,
+        arg_max(user_display_name, created_at) as user_display_name,
+        arg_max(app_id, created_at) as app_id,
+        arg_max(app_display_name, created_at) as app_display_name,
+        arg_max(device_id, created_at) as device_id,
+        mode(device_os) as device_os,
+        mode(client_app_used) as client_app_used,
+        mode(user_agent) as user_agent
+    from run_rows
+    group by session_key, run_no
+),
+
+described as (
+    select runs.*, details.* exclude (session_key, run_no)
+    from runs
+    join details using (session_key, run_no)
+),
+
+-- non-interactive reauthentication refusals for the same user and app while the run lasted
+evidence as (
+    select
+        described.session_key,
+        described.run_no,
+        count(*) as reauth_signal_count,
+        list_transform(list_sort(list({'at': s.created_at, 'code': s.error_code})), x -> x.code) as background_codes,
+        list(s.sign_in_id) filter (where s.sign_in_id is not null) as background_ids
+    from described
+    join sign_ins as s
+        on coalesce(s.user_id, s.user_principal_name) = described.user_key
+        and coalesce(s.app_id, s.app_display_name, '') = described.app_key
+        and s.created_at between described.start - to_seconds($loop_gap_secs) and described."end"
+    where s.date between cast(described.start as date) - 1 and cast(described."end" as date)
+        and s.principal_kind = 'user'
         and not s.is_interactive
         and s.outcome in ('reauth_trigger', 'loop_signal')
     group by all
@@ -100,30 +128,30 @@ evidence as (
 
 kinded as (
     select
-        runs.*,
+        described.*,
         coalesce(evidence.reauth_signal_count, 0) as reauth_signal_count,
-        list_concat(runs.interactive_codes, coalesce(evidence.background_codes, [])) as all_codes,
+        list_concat(described.interactive_codes, coalesce(evidence.background_codes, [])) as all_codes,
         -- evidence ids sorted, so output is byte-identical run to run
-        list_sort(list_distinct(list_concat(runs.sign_in_ids, coalesce(evidence.background_ids, [])))) as evidence_ids,
+        list_sort(list_distinct(list_concat(described.sign_in_ids, coalesce(evidence.background_ids, [])))) as evidence_ids,
         case
             when denied_prompts >= $min_denials and denied_prompts * 2 >= prompt_count then 'mfa_denial_burst'
             when failed_prompts * 2 > prompt_count and success_prompts = 0 then 'failure_burst'
             else 'reauth_loop'
         end as kind
-    from runs
-    left join evidence using (user_key, app_key, device_key, run_no)
+    from described
+    left join evidence using (session_key, run_no)
 ),
 
 -- error codes ordered by how often they occur in the run, most frequent first
 code_counts as (
-    select user_key, app_key, device_key, run_no, code, count(*) as n
-    from (select user_key, app_key, device_key, run_no, unnest(all_codes) as code from kinded)
+    select session_key, run_no, code, count(*) as n
+    from (select session_key, run_no, unnest(all_codes) as code from kinded)
     where code is not null and code <> 0
     group by all
 ),
 
 code_lists as (
-    select user_key, app_key, device_key, run_no, list(code order by n desc, code) as error_codes
+    select session_key, run_no, list(code order by n desc, code) as error_codes
     from code_counts
     group by all
 )
@@ -141,4 +169,4 @@ select
     kinded.evidence_ids as sign_in_ids,
     lower(regexp_extract(coalesce(kinded.device_os, ''), '^[A-Za-z]+')) as os_family
 from kinded
-left join code_lists using (user_key, app_key, device_key, run_no)
+left join code_lists using (session_key, run_no)

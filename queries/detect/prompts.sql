@@ -6,17 +6,29 @@
 -- a retry on the same sign-in page from a new attempt after a refusal.
 -- A flow whose rows are all silent SSO ("Previously satisfied", no interrupt or failure) is not a prompt.
 -- Service principals and managed identities are never prompted and are left out here.
+-- This layer runs over every interactive row, so it stays narrow: one 64-bit key per user + app + device
+-- (sorting hashes is several times cheaper than sorting three strings; two triples would have to collide
+-- in 64 bits to merge) and no per-flow lists. loops.sql fetches the details for the few runs that qualify.
+-- @param from TIMESTAMP = 1970-01-01 00:00:00 : start of the window, inclusive (UTC)
+-- @param to TIMESTAMP = 2199-01-01 00:00:00 : end of the window, exclusive (UTC)
 -- @param flow_gap_secs INTEGER = 60 : rows of one flow (MFA challenge, retries) arrive within a minute of each other; a longer pause starts a new prompt
 -- @param same_request_secs INTEGER = 10 : a second success row with the same correlation id this soon after the first is the same request logged again (CAE, multi-row MFA), not a new prompt
 
 with interactive as (
     select
-        *,
-        coalesce(user_id, user_principal_name) as user_key,
-        coalesce(app_id, app_display_name, '') as app_key,
-        coalesce(device_id, '') as device_key
+        hash(coalesce(user_id, user_principal_name), coalesce(app_id, app_display_name, ''), coalesce(device_id, '')) as session_key,
+        created_at,
+        outcome,
+        error_code,
+        hash(sign_in_id) as id_hash,
+        case when correlation_id is not null then hash(correlation_id) end as correlation_hash,
+        auth_methods is not null and auth_methods <> 'Previously satisfied' as user_authenticated
     from sign_ins
-    where principal_kind = 'user'
+    -- the date test prunes whole partitions before any row is read
+    where date between cast($from as date) and cast($to as date)
+        and created_at >= $from
+        and created_at < $to
+        and principal_kind = 'user'
         and is_interactive
         and coalesce(user_id, user_principal_name) is not null
 ),
@@ -24,35 +36,29 @@ with interactive as (
 ordered as (
     select
         *,
-        lag(created_at) over flow_order as prev_at,
-        lag(outcome) over flow_order as prev_outcome,
-        lag(correlation_id) over flow_order as prev_correlation_id,
-        lag(sign_in_id) over flow_order as prev_sign_in_id
+        lag({'at': created_at, 'outcome': outcome, 'correlation': correlation_hash, 'id': id_hash}) over flow_order as prev
     from interactive
     -- at equal timestamps the challenge sorts before its success
-    window flow_order as (
-        partition by user_key, app_key, device_key
-        order by created_at, outcome = 'success', sign_in_id, error_code
-    )
+    window flow_order as (partition by session_key order by created_at, outcome = 'success', id_hash, error_code)
 ),
 
 marked as (
     select
         *,
         case
-            when prev_at is null then 1
-            when created_at - prev_at > to_seconds($flow_gap_secs) then 1
+            when prev is null then 1
+            when created_at - prev.at > to_seconds($flow_gap_secs) then 1
             -- after a refusal (denied MFA, bad password, block) a new request is a new attempt;
             -- a retry inside the same sign-in page keeps its correlation id
-            when prev_outcome in ('mfa_denied', 'failure', 'block')
-                and correlation_id is distinct from prev_correlation_id then 1
-            when prev_outcome = 'success'
+            when prev.outcome in ('mfa_denied', 'failure', 'block')
+                and correlation_hash is distinct from prev.correlation then 1
+            when prev.outcome = 'success'
                 and not (
                     outcome = 'success'
                     and (
-                        sign_in_id = prev_sign_in_id
-                        or (correlation_id = prev_correlation_id
-                            and created_at - prev_at <= to_seconds($same_request_secs))
+                        id_hash = prev.id
+                        or (correlation_hash = prev.correlation
+                            and created_at - prev.at <= to_seconds($same_request_secs))
                     )
                 ) then 1
             else 0
@@ -63,47 +69,34 @@ marked as (
 numbered as (
     select
         *,
-        sum(starts_flow) over (
-            partition by user_key, app_key, device_key
-            order by created_at, outcome = 'success', sign_in_id, error_code
-            rows unbounded preceding
-        ) as flow_no
+        sum(starts_flow) over flow_order as flow_no,
+        -- position in the flow order, so the aggregates below need no ORDER BY (ordered aggregates are slow)
+        row_number() over flow_order as seq
     from marked
+    window flow_order as (
+        partition by session_key
+        order by created_at, outcome = 'success', id_hash, error_code
+        rows unbounded preceding
+    )
 ),
 
 flows as (
     select
-        user_key,
-        app_key,
-        device_key,
+        session_key,
         flow_no,
         min(created_at) as start,
         max(created_at) as "end",
         count(*) as row_count,
-        list(outcome order by created_at, outcome = 'success', sign_in_id, error_code)[-1] as final_outcome,
+        arg_max(outcome, seq) as final_outcome,
         count(*) filter (where outcome = 'success') as success_rows,
         count(*) filter (where outcome = 'interrupt') as interrupt_rows,
         count(*) filter (where outcome = 'reauth_trigger') as reauth_rows,
         count(*) filter (where outcome in ('failure', 'block', 'unknown')) as failure_rows,
         count(*) filter (where outcome = 'mfa_denied') as denial_rows,
         count(*) filter (where outcome = 'loop_signal') as loop_signal_rows,
-        bool_or(outcome not in ('success', 'unknown'))
-            or bool_or(auth_methods is not null and auth_methods <> 'Previously satisfied') as user_acted,
-        list(error_code order by created_at, outcome = 'success', sign_in_id, error_code) as codes,
-        list_sort(list(distinct sign_in_id) filter (where sign_in_id is not null)) as sign_in_ids,
-        list_sort(list(distinct ip_address) filter (where ip_address is not null)) as ip_addresses,
-        arg_max(tenant_id, created_at) as tenant_id,
-        arg_max(user_id, created_at) as user_id,
-        arg_max(user_principal_name, created_at) as user_principal_name,
-        arg_max(user_display_name, created_at) as user_display_name,
-        arg_max(app_id, created_at) as app_id,
-        arg_max(app_display_name, created_at) as app_display_name,
-        arg_max(device_id, created_at) as device_id,
-        arg_max(device_os, created_at) as device_os,
-        arg_max(client_app_used, created_at) as client_app_used,
-        arg_max(user_agent, created_at) as user_agent
+        bool_or(outcome not in ('success', 'unknown') or user_authenticated) as user_acted
     from numbered
-    group by user_key, app_key, device_key, flow_no
+    group by session_key, flow_no
 )
 
 select * exclude (user_acted)
