@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { withDuckDB } from '../sql/duckdb';
-import { listInputFiles, readFileUnits, type SourceUnit } from '../sources/files';
-import { unwrap, isRejection } from '../normalize/containers';
-import { normalizeRecord, Rejected, type QuarantineReason } from '../normalize/record';
+import { listInputFiles, readFile } from '../sources/files';
+import type { BatchResult } from '../normalize/batch';
+import { NormalizePool } from '../normalize/pool';
+import type { QuarantineReason } from '../normalize/record';
 import { atomicWrite, Lake } from './lake';
 import { QuarantineFile } from './quarantine';
 import { SignInWriter } from './writer';
@@ -39,6 +40,8 @@ export interface ImportOptions {
   batchRows?: number;
   memoryLimit?: string;
   onProgress?: (p: ImportProgress) => void;
+  /** Normalizer threads; 0 normalizes on this thread. Default: one per core (at most 4). */
+  workers?: number;
   now?: () => Date;
 }
 
@@ -60,21 +63,42 @@ export async function importFiles(paths: readonly string[], lakeDir: string, opt
     const ingestedAt = started.toISOString().replace('T', ' ').replace('Z', '');
     let read = 0;
     let lastProgress = 0;
+    const pool = new NormalizePool(ingestedAt, opts.workers);
     const writer = await withDuckDB({ memoryLimit: opts.memoryLimit ?? '1GB' }, async (conn) => {
       const w = new SignInWriter(lake, conn, importId, quarantine, opts.batchRows);
-      for (let i = 0; i < inputs.length; i++) {
-        const file = inputs[i];
-        for await (const unit of readFileUnits(file)) {
-          read += ingestUnit(unit, w, quarantine, ingestedAt);
-          if (w.pending >= w.batchRows) await w.flush();
-          if (opts.onProgress && read - lastProgress >= 5000) {
-            lastProgress = read;
-            opts.onProgress({ filesDone: i, filesTotal: inputs.length, read, currentFile: file });
+      // Batches are normalized in parallel but applied in order; a few in flight keep every worker busy.
+      const inFlight: Promise<BatchResult>[] = [];
+      const apply = async (r: BatchResult) => {
+        read += r.read;
+        for (const q of r.rejects) quarantine.add(q);
+        for (const row of r.rows) w.add(row);
+        if (w.pending >= w.batchRows) await w.flush();
+      };
+      try {
+        for (let i = 0; i < inputs.length; i++) {
+          const file = inputs[i];
+          for await (const item of readFile(file)) {
+            if (item.kind === 'bad') {
+              while (inFlight.length) await apply(await inFlight.shift()!); // keep file order
+              quarantine.add({ reason: item.reason, detail: item.detail, source: item.source, line: item.line, byte_offset: item.byteOffset, record_index: null, raw: item.text });
+              read++;
+              continue;
+            }
+            inFlight.push(pool.submit(item));
+            while (inFlight.length > Math.max(2, pool.threads * 2)) await apply(await inFlight.shift()!);
+            if (opts.onProgress && read - lastProgress >= 5000) {
+              lastProgress = read;
+              opts.onProgress({ filesDone: i, filesTotal: inputs.length, read, currentFile: file });
+            }
           }
+          while (inFlight.length) await apply(await inFlight.shift()!);
+          opts.onProgress?.({ filesDone: i + 1, filesTotal: inputs.length, read, currentFile: file });
         }
-        opts.onProgress?.({ filesDone: i + 1, filesTotal: inputs.length, read, currentFile: file });
+        await w.flush();
+      } finally {
+        await Promise.allSettled(inFlight);
+        await pool.close();
       }
-      await w.flush();
       return w;
     });
     await quarantine.close();
@@ -105,33 +129,6 @@ export async function importFiles(paths: readonly string[], lakeDir: string, opt
   } finally {
     await unlock();
   }
-}
-
-/** One source unit into rows and quarantine entries; returns how many items it counted as read. */
-export function ingestUnit(unit: SourceUnit, writer: SignInWriter, quarantine: QuarantineFile, ingestedAt: string, extra: { source?: string } = {}): number {
-  const source = extra.source ?? unit.source;
-  if (unit.kind === 'bad') {
-    quarantine.add({ reason: unit.reason, detail: unit.detail, source, line: unit.line, byte_offset: unit.byteOffset, record_index: null, raw: unit.text });
-    return 1;
-  }
-  let read = 0;
-  for (const u of unwrap(unit.value)) {
-    read++;
-    if (isRejection(u)) {
-      quarantine.add({ reason: u.rejected.reason, detail: u.rejected.detail, source, line: unit.line, byte_offset: unit.byteOffset, record_index: u.index, raw: u.value === unit.value ? unit.text : JSON.stringify(u.value) });
-      continue;
-    }
-    const own = u.record === unit.value ? unit.text : undefined;
-    const r = normalizeRecord(u.record, u.shape, { source, ingestedAt }, own);
-    if (r instanceof Rejected) {
-      quarantine.add({ reason: r.reason, detail: r.detail, source, line: unit.line, byte_offset: unit.byteOffset, record_index: u.index, raw: own ?? JSON.stringify(u.record) });
-    } else writer.add(r.row, r.raw);
-  }
-  if (read === 0) {
-    // An empty container ({"records":[]}) holds nothing to lose; it is not an item.
-    return 0;
-  }
-  return read;
 }
 
 export async function readSummaries(lakeDir: string): Promise<ImportSummary[]> {

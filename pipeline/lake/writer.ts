@@ -1,7 +1,8 @@
 import { closeSync, mkdirSync, openSync, writeSync, promises as fsp } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { duckdbColumnsLiteral, SIGN_IN_COLUMNS, type SignInRow } from '../normalize/columns';
+import { duckdbColumnsLiteral, SIGN_IN_COLUMNS } from '../normalize/columns';
+import type { StagedRow } from '../normalize/batch';
 import { quoteString, stringList } from '../sql/duckdb';
 import { fsyncDir, fsyncFile, type Lake } from './lake';
 import type { QuarantineFile } from './quarantine';
@@ -95,15 +96,15 @@ export class SignInWriter {
     return this.batch?.rows ?? 0;
   }
 
-  add(row: SignInRow, raw: string): void {
-    const key = row.record_key as string;
-    if (this.keys.has(key)) {
+  /** Stage one normalized row (see normalize/batch.ts); a key already staged in this batch is a duplicate. */
+  add(row: StagedRow): void {
+    if (this.keys.has(row.key)) {
       this.batchDuplicates++;
       return;
     }
-    this.keys.add(key);
+    this.keys.add(row.key);
     this.batch ??= new StagedBatch(this.workDir(this.batchNo));
-    this.batch.add(JSON.stringify(row), raw, this.lake.partitionDir(row.date as string, row.hour as number));
+    this.batch.add(row.json, row.raw, this.lake.partitionDir(row.date, row.hour));
   }
 
   private workDir(n: number): string {

@@ -2,23 +2,27 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import type { Json } from '../normalize/fields';
 import type { QuarantineReason } from '../normalize/record';
 
 /**
- * File source: walks files and folders, un-gzips (by magic bytes, not by name), splits lines with their
- * byte offsets, and parses each line as JSON. A file whose first line is not JSON on its own but which
- * parses as a whole (a pretty-printed export) is yielded as one document instead.
+ * File source: walks files and folders, un-gzips (by magic bytes, not by name), and cuts the byte stream
+ * into batches of whole lines. It does not decode or parse: that happens in the normalizer's workers, so
+ * this thread only looks for newline bytes. A file whose first line is not JSON on its own but which
+ * parses as a whole (a pretty-printed export) is sent as one document instead.
  */
-export interface ParsedUnit {
-  kind: 'parsed';
+export interface LineBatch {
+  kind: 'lines';
   source: string;
-  line: number; // 1-based line of the unit's first byte
-  byteOffset: number; // offset in the (decompressed) stream
-  text: string;
-  value: Json;
+  /** Whole lines, '\n'-separated (a final line may lack its '\n'); CRs and a BOM are the reader's to strip. */
+  bytes: Uint8Array;
+  /** 1-based line number of the first line in `bytes`. */
+  firstLine: number;
+  /** Offset of `bytes[0]` in the (decompressed) file. */
+  byteOffset: number;
+  /** The whole of `bytes` is one JSON document, not lines. */
+  document?: boolean;
 }
-export interface BadUnit {
+export interface BadInput {
   kind: 'bad';
   source: string;
   line: number | null;
@@ -27,12 +31,14 @@ export interface BadUnit {
   detail: string;
   text: string;
 }
-export type SourceUnit = ParsedUnit | BadUnit;
+export type SourceItem = LineBatch | BadInput;
 
 /** Lines above this are quarantined (first 64 KiB kept) rather than built into a string. */
 export const MAX_LINE_BYTES = 256 * 1024 * 1024;
 /** Only files up to this size are tried as one pretty-printed document. */
 const MAX_DOCUMENT_BYTES = 512 * 1024 * 1024;
+/** Batches are cut at the first line end after this many bytes. */
+const BATCH_BYTES = 1 << 20;
 
 export async function listInputFiles(paths: readonly string[]): Promise<string[]> {
   const out: string[] = [];
@@ -62,79 +68,29 @@ async function openMaybeGzip(path: string): Promise<Readable> {
   return raw;
 }
 
-interface RawLine {
-  line: number;
-  byteOffset: number;
-  text: string | null; // null: too long, see `head`
-  head?: string;
-  length: number;
-}
-
-/** Splits a byte stream into lines without ever holding more than one line (bounded) in memory. */
-async function* lines(stream: Readable): AsyncGenerator<RawLine> {
-  let parts: Buffer[] = [];
-  let partBytes = 0;
-  let overflow = false;
-  let head = '';
-  let lineNo = 1;
-  let offset = 0; // offset of the current line's first byte
-  let consumed = 0; // bytes of the stream before the current chunk
-  const finish = (endExclusive: number, tail: Buffer | null): RawLine => {
-    let out: RawLine;
-    if (overflow) {
-      out = { line: lineNo, byteOffset: offset, text: null, head, length: endExclusive - offset };
-    } else {
-      const buf = tail ? (parts.length ? Buffer.concat([...parts, tail]) : tail) : Buffer.concat(parts);
-      let text = buf.toString('utf8');
-      if (text.endsWith('\r')) text = text.slice(0, -1);
-      if (lineNo === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      out = { line: lineNo, byteOffset: offset, text, length: endExclusive - offset };
-    }
-    parts = [];
-    partBytes = 0;
-    overflow = false;
-    head = '';
-    return out;
-  };
-  const keep = (b: Buffer) => {
-    if (overflow) return;
-    if (partBytes + b.length > MAX_LINE_BYTES) {
-      overflow = true;
-      head = Buffer.concat([...parts, b]).subarray(0, 65536).toString('utf8');
-      parts = [];
-      return;
-    }
-    parts.push(b);
-    partBytes += b.length;
-  };
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    let pos = 0;
-    for (;;) {
-      const nl = chunk.indexOf(10, pos);
-      if (nl < 0) break;
-      const piece = chunk.subarray(pos, nl);
-      if (overflow) keep(piece);
-      const l = finish(consumed + nl, overflow ? null : piece);
-      yield l;
-      lineNo++;
-      pos = nl + 1;
-      offset = consumed + pos;
-    }
-    if (pos < chunk.length) keep(Buffer.from(chunk.subarray(pos)));
-    consumed += chunk.length;
+/** The first line with content, decoded: enough to decide between line mode and document mode. */
+function firstContentLine(buf: Buffer): string | null {
+  let pos = 0;
+  while (pos < buf.length) {
+    const nl = buf.indexOf(10, pos);
+    if (nl < 0) return null; // not complete yet
+    const text = buf.subarray(pos, nl).toString('utf8').replace(/^\uFEFF/, '').trim();
+    if (text) return text;
+    pos = nl + 1;
   }
-  if (partBytes > 0 || overflow) yield finish(consumed, null);
+  return null;
 }
 
-function tryParse(text: string): { ok: true; value: Json } | { ok: false; error: string } {
+function parses(text: string): boolean {
   try {
-    return { ok: true, value: JSON.parse(text) as Json };
-  } catch (e) {
-    return { ok: false, error: (e as Error).message };
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 
-export async function* readFileUnits(path: string): AsyncGenerator<SourceUnit> {
+export async function* readFile(path: string): AsyncGenerator<SourceItem> {
   let stream: Readable;
   try {
     stream = await openMaybeGzip(path);
@@ -142,56 +98,90 @@ export async function* readFileUnits(path: string): AsyncGenerator<SourceUnit> {
     yield { kind: 'bad', source: path, line: null, byteOffset: null, reason: 'unreadable_input', detail: (e as Error).message, text: '' };
     return;
   }
-  // Document mode candidate: the first non-blank line is not JSON by itself but opens an object/array.
-  let pending: RawLine[] | null = null;
+  let pending: Buffer[] = []; // bytes after the last cut, not yet ending in '\n'
   let pendingBytes = 0;
-  let sawContent = false;
-  const lineUnit = (l: RawLine): SourceUnit => {
-    if (l.text === null) {
-      return { kind: 'bad', source: path, line: l.line, byteOffset: l.byteOffset, reason: 'line_too_long', detail: `line of ${l.length} bytes exceeds ${MAX_LINE_BYTES}`, text: l.head ?? '' };
-    }
-    const r = tryParse(l.text);
-    if (r.ok) return { kind: 'parsed', source: path, line: l.line, byteOffset: l.byteOffset, text: l.text, value: r.value };
-    return { kind: 'bad', source: path, line: l.line, byteOffset: l.byteOffset, reason: 'invalid_json', detail: r.error, text: l.text };
+  let line = 1; // line number of pending[0]'s first byte
+  let offset = 0; // file offset of pending[0]'s first byte
+  let mode: 'undecided' | 'lines' | 'document' = 'undecided';
+  let skipping: { line: number; offset: number; head: string } | null = null; // inside an over-long line
+
+  const cut = (upTo: number, buf: Buffer): LineBatch => {
+    // A copy in its own ArrayBuffer (never Node's shared pool), so it can be moved to a worker thread.
+    const bytes = new Uint8Array(upTo);
+    bytes.set(buf.subarray(0, upTo));
+    const batch: LineBatch = { kind: 'lines', source: path, bytes, firstLine: line, byteOffset: offset };
+    for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) line++;
+    offset += bytes.length;
+    return batch;
   };
+
   try {
-    for await (const l of lines(stream)) {
-      if (l.text !== null && l.text.trim() === '') {
-        if (pending) pending.push(l);
-        continue;
-      }
-      if (pending) {
-        pending.push(l);
-        pendingBytes += l.length;
-        if (pendingBytes > MAX_DOCUMENT_BYTES || l.text === null) {
-          for (const p of pending) if (p.text === null || p.text.trim() !== '') yield lineUnit(p);
-          pending = null;
-        }
-        continue;
-      }
-      if (!sawContent) {
-        sawContent = true;
-        const t = l.text?.trim() ?? '';
-        if ((t.startsWith('{') || t.startsWith('[')) && !tryParse(t).ok) {
-          pending = [l];
-          pendingBytes = l.length;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let data = chunk;
+      if (skipping) {
+        const nl = data.indexOf(10);
+        if (nl < 0) {
+          offset += data.length;
           continue;
         }
+        yield { kind: 'bad', source: path, line: skipping.line, byteOffset: skipping.offset, reason: 'line_too_long', detail: `line of ${offset + nl - skipping.offset} bytes exceeds ${MAX_LINE_BYTES}`, text: skipping.head };
+        skipping = null;
+        offset += nl + 1;
+        line++;
+        data = data.subarray(nl + 1);
       }
-      yield lineUnit(l);
+      pending.push(data);
+      pendingBytes += data.length;
+      if (mode === 'document') {
+        if (pendingBytes > MAX_DOCUMENT_BYTES) mode = 'lines'; // too big to be one document: read as lines
+        else continue;
+      }
+      if (mode === 'undecided') {
+        const first = firstContentLine(Buffer.concat(pending));
+        if (first === null && pendingBytes < MAX_LINE_BYTES) continue;
+        mode = first !== null && (first.startsWith('{') || first.startsWith('[')) && !parses(first) ? 'document' : 'lines';
+        if (mode === 'document') continue;
+      }
+      if (pendingBytes < BATCH_BYTES && pendingBytes < MAX_LINE_BYTES) continue;
+      const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
+      const lastNl = buf.lastIndexOf(10);
+      if (lastNl < 0) {
+        if (buf.length >= MAX_LINE_BYTES) {
+          skipping = { line, offset, head: buf.subarray(0, 65536).toString('utf8') };
+          offset += buf.length;
+          pending = [];
+          pendingBytes = 0;
+        } else {
+          pending = [buf];
+        }
+        continue;
+      }
+      yield cut(lastNl + 1, buf);
+      const rest = buf.subarray(lastNl + 1);
+      pending = rest.length ? [Buffer.from(rest)] : [];
+      pendingBytes = rest.length;
     }
   } catch (e) {
-    if (pending) for (const p of pending) if (p.text === null || p.text.trim() !== '') yield lineUnit(p);
-    pending = null;
     const err = e as NodeJS.ErrnoException;
     const truncated = err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message);
-    yield { kind: 'bad', source: path, line: null, byteOffset: null, reason: 'unreadable_input', detail: truncated ? `gzip stream is truncated or corrupt (${err.message}); records before the damage were read` : err.message, text: '' };
+    // What was read before the damage is still sent on; the damaged tail is named in quarantine.
+    if (mode !== 'document' && pendingBytes) {
+      const buf = Buffer.concat(pending);
+      const lastNl = buf.lastIndexOf(10);
+      if (lastNl >= 0) yield cut(lastNl + 1, buf);
+    }
+    yield { kind: 'bad', source: path, line: null, byteOffset: offset, reason: 'unreadable_input', detail: truncated ? `gzip stream is truncated or corrupt (${err.message}); records before the damage were read` : err.message, text: '' };
     return;
   }
-  if (pending) {
-    const doc = pending.map((p) => p.text).join('\n');
-    const r = tryParse(doc);
-    if (r.ok) yield { kind: 'parsed', source: path, line: pending[0].line, byteOffset: pending[0].byteOffset, text: doc, value: r.value };
-    else for (const p of pending) if (p.text === null || p.text.trim() !== '') yield lineUnit(p);
+  if (skipping) {
+    yield { kind: 'bad', source: path, line: skipping.line, byteOffset: skipping.offset, reason: 'line_too_long', detail: `line of ${offset - skipping.offset} bytes exceeds ${MAX_LINE_BYTES}`, text: skipping.head };
+    return;
   }
+  if (!pendingBytes) return;
+  const buf = Buffer.concat(pending);
+  if (mode === 'document' && parses(buf.toString('utf8').replace(/^\uFEFF/, ''))) {
+    yield { ...cut(buf.length, buf), document: true };
+    return;
+  }
+  yield cut(buf.length, buf); // lines: each bad one is quarantined on its own
 }

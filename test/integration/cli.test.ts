@@ -108,3 +108,16 @@ test('simulate: same seed, same bytes', () => {
   expect(cli(['simulate', '--users', '30', '--out', b, '--seed', '5']).code).toBe(0);
   expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
 });
+
+test('the CLI (normalizing on worker threads) lands exactly what the in-process import lands', async () => {
+  const { importFiles } = await import('../../pipeline/lake/ingest');
+  const { lakeRows } = await import('../support/tmp');
+  const input = join(REPO, 'data-samples');
+  const viaCli = cli(['import', input, '--lake', tmp.sub('lake-cli'), '--json']);
+  expect(viaCli.code).toBe(0);
+  const summary = JSON.parse(viaCli.stdout);
+  const inline = await importFiles([input], tmp.sub('lake-inline'), { workers: 0 });
+  expect({ ...summary, import_id: 0, lake: 0, started_at: 0, finished_at: 0, seconds: 0, records_per_second: 0, quarantine_file: 0 }).toEqual({ ...inline, import_id: 0, lake: 0, started_at: 0, finished_at: 0, seconds: 0, records_per_second: 0, quarantine_file: 0 });
+  const strip = (rows: Record<string, unknown>[]) => rows.map(({ ingested_at: _a, ...r }) => JSON.stringify(r)).sort();
+  expect(strip(await lakeRows(tmp.sub('lake-cli')))).toEqual(strip(await lakeRows(tmp.sub('lake-inline'))));
+});

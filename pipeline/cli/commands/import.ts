@@ -8,6 +8,7 @@ export function builder(y: Argv): Argv {
     .positional('inputs', { type: 'string', array: true, describe: 'Files or folders of sign-in logs (.gz is read too)' })
     .option('lake', { type: 'string', demandOption: true, describe: 'Lake folder to land Parquet in (created if missing)' })
     .option('batch-rows', { type: 'number', default: 100_000, describe: 'Rows per Parquet landing; larger is faster, uses more memory' })
+    .option('workers', { type: 'number', describe: 'Threads that parse and normalize (default: one per core; 0: this thread only)' })
     .option('json', { type: 'boolean', describe: 'Print the summary as JSON' })
     .example('$0 import signins.json.gz --lake ./lake', 'one export')
     .example('$0 import ./eventhub-capture/ ./la-export.json --lake ./lake', 'folders and several shapes at once')
@@ -25,7 +26,7 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
   const progress = tty ? (p: ImportProgress) => drawProgress(p, started) : undefined;
   let summary: ImportSummary;
   try {
-    summary = await importFiles(inputs, args.lake as string, { batchRows: args['batch-rows'] as number, onProgress: progress });
+    summary = await importFiles(inputs, args.lake as string, { batchRows: args['batch-rows'] as number, workers: args.workers as number | undefined, onProgress: progress });
   } catch (e) {
     if (/does not exist/.test((e as Error).message)) throw new CliError((e as Error).message, 2);
     throw e;
