@@ -40,14 +40,17 @@ export interface ImportOptions {
   batchRows?: number;
   memoryLimit?: string;
   onProgress?: (p: ImportProgress) => void;
+  /** Lines longer than this are quarantined unread (default 256 MiB). */
+  maxLineBytes?: number;
   /** Normalizer threads; 0 normalizes on this thread. Default: one per core (at most 4). */
   workers?: number;
   now?: () => Date;
 }
 
 /**
- * The batch path: files → units (lines or documents) → records → flat rows → Parquet, with every item
- * accounted for: read = landed + duplicates + quarantined, checked before the summary is written.
+ * The batch path: files → byte batches of whole lines (sources/files.ts) → records → flat rows on worker
+ * threads (normalize/batch.ts) → staged, deduplicated, Parquet (lake/writer.ts). Every item is accounted
+ * for: read = landed + duplicates + quarantined, checked before the summary is written.
  */
 export async function importFiles(paths: readonly string[], lakeDir: string, opts: ImportOptions = {}): Promise<ImportSummary> {
   const now = opts.now ?? (() => new Date());
@@ -77,7 +80,7 @@ export async function importFiles(paths: readonly string[], lakeDir: string, opt
       try {
         for (let i = 0; i < inputs.length; i++) {
           const file = inputs[i];
-          for await (const item of readFile(file)) {
+          for await (const item of readFile(file, opts.maxLineBytes)) {
             if (item.kind === 'bad') {
               while (inFlight.length) await apply(await inFlight.shift()!); // keep file order
               quarantine.add({ reason: item.reason, detail: item.detail, source: item.source, line: item.line, byte_offset: item.byteOffset, record_index: null, raw: item.text });

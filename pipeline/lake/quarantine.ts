@@ -2,21 +2,15 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { QuarantineReason } from '../normalize/record';
+import type { Reject } from '../normalize/batch';
 import { fsyncDir } from './lake';
 
 /** One rejected item: enough to find it in the source, and the bytes themselves, so nothing vanishes. */
-export interface QuarantineEntry {
-  reason: QuarantineReason;
-  detail: string;
-  source: string;
-  line: number | null;
-  byte_offset: number | null;
-  record_index: number | null;
+export interface QuarantineEntry extends Reject {
   eh_partition?: string | null;
   eh_sequence_number?: number | null;
   eh_offset?: string | null;
   sha256: string;
-  raw: string;
   import_id: string;
   quarantined_at: string;
 }

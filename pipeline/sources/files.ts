@@ -90,7 +90,7 @@ function parses(text: string): boolean {
   }
 }
 
-export async function* readFile(path: string): AsyncGenerator<SourceItem> {
+export async function* readFile(path: string, maxLineBytes = MAX_LINE_BYTES): AsyncGenerator<SourceItem> {
   let stream: Readable;
   try {
     stream = await openMaybeGzip(path);
@@ -124,7 +124,7 @@ export async function* readFile(path: string): AsyncGenerator<SourceItem> {
           offset += data.length;
           continue;
         }
-        yield { kind: 'bad', source: path, line: skipping.line, byteOffset: skipping.offset, reason: 'line_too_long', detail: `line of ${offset + nl - skipping.offset} bytes exceeds ${MAX_LINE_BYTES}`, text: skipping.head };
+        yield { kind: 'bad', source: path, line: skipping.line, byteOffset: skipping.offset, reason: 'line_too_long', detail: `line of ${offset + nl - skipping.offset} bytes exceeds ${maxLineBytes}`, text: skipping.head };
         skipping = null;
         offset += nl + 1;
         line++;
@@ -138,15 +138,15 @@ export async function* readFile(path: string): AsyncGenerator<SourceItem> {
       }
       if (mode === 'undecided') {
         const first = firstContentLine(Buffer.concat(pending));
-        if (first === null && pendingBytes < MAX_LINE_BYTES) continue;
+        if (first === null && pendingBytes < maxLineBytes) continue;
         mode = first !== null && (first.startsWith('{') || first.startsWith('[')) && !parses(first) ? 'document' : 'lines';
         if (mode === 'document') continue;
       }
-      if (pendingBytes < BATCH_BYTES && pendingBytes < MAX_LINE_BYTES) continue;
+      if (pendingBytes < BATCH_BYTES && pendingBytes < maxLineBytes) continue;
       const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
       const lastNl = buf.lastIndexOf(10);
       if (lastNl < 0) {
-        if (buf.length >= MAX_LINE_BYTES) {
+        if (buf.length >= maxLineBytes) {
           skipping = { line, offset, head: buf.subarray(0, 65536).toString('utf8') };
           offset += buf.length;
           pending = [];
@@ -174,7 +174,7 @@ export async function* readFile(path: string): AsyncGenerator<SourceItem> {
     return;
   }
   if (skipping) {
-    yield { kind: 'bad', source: path, line: skipping.line, byteOffset: skipping.offset, reason: 'line_too_long', detail: `line of ${offset - skipping.offset} bytes exceeds ${MAX_LINE_BYTES}`, text: skipping.head };
+    yield { kind: 'bad', source: path, line: skipping.line, byteOffset: skipping.offset, reason: 'line_too_long', detail: `line of ${offset - skipping.offset} bytes exceeds ${maxLineBytes}`, text: skipping.head };
     return;
   }
   if (!pendingBytes) return;

@@ -93,3 +93,21 @@ describe('bad input', () => {
     await expect(importFiles([tmp.sub('nope.json')], tmp.sub('lake5'))).rejects.toThrow(/does not exist/);
   });
 });
+
+describe('over-long lines', () => {
+  const tmp2 = tempDir();
+  afterAll(() => tmp2.cleanup());
+  test('a line over the limit is quarantined with its head, and the lines around it land', async () => {
+    const file = tmp2.sub('long.ndjson');
+    const long = JSON.stringify({ records: [ehRecord({ at: 1, id: 'too-long' })], pad: 'x'.repeat(3 << 20) });
+    writeFileSync(file, `${JSON.stringify(ehRecord({ at: 0, id: 'before' }))}\n${long}\n${JSON.stringify(ehRecord({ at: 2, id: 'after' }))}\n`);
+    const s = await importFiles([file], tmp2.sub('lake'), { maxLineBytes: 1 << 20 });
+    expect(s).toMatchObject({ read: 3, landed: 2, quarantined_by_reason: { line_too_long: 1 } });
+    const q = JSON.parse(readFileSync(s.quarantine_file!, 'utf8').trim());
+    expect(q).toMatchObject({ line: 2, reason: 'line_too_long' });
+    expect(q.raw.length).toBe(65536);
+    expect(long.startsWith(q.raw)).toBe(true);
+    expect(q.byte_offset).toBe(Buffer.byteLength(JSON.stringify(ehRecord({ at: 0, id: 'before' }))) + 1);
+    expect((await lakeRows(tmp2.sub('lake'))).map((r) => r.sign_in_id).sort()).toEqual(['after', 'before']);
+  });
+});
