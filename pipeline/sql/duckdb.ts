@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 
 /** What cannot be bound as a parameter (file paths, globs) is quoted here, and only here. */
@@ -27,7 +29,8 @@ export async function withDuckDB<T>(opts: DuckDBOptions, fn: (conn: DuckDBConnec
   const instance = await DuckDBInstance.create(':memory:', {
     threads: String(opts.threads ?? 2),
     ...(opts.memoryLimit ? { memory_limit: opts.memoryLimit } : {}),
-    ...(opts.tempDirectory ? { temp_directory: opts.tempDirectory } : {}),
+    // An in-memory database has nowhere to spill by default; past memory_limit it would fail instead.
+    temp_directory: opts.tempDirectory ?? join(tmpdir(), `reauth-loops-duckdb-${process.pid}`),
   });
   const conn = await instance.connect();
   try {

@@ -35,7 +35,9 @@ run_numbered as (
     from prompt_runs
 ),
 
-runs as (
+-- materialized (here, in run_rows, described and evidence_rows): each is read by two later steps, and
+-- DuckDB would otherwise compute it twice
+runs as materialized (
     select
         session_key,
         run_no,
@@ -62,17 +64,29 @@ runs as (
 ),
 
 -- the interactive rows of each qualifying run, for its evidence and descriptive fields
-run_rows as (
+run_rows as materialized (
     select
         runs.session_key,
         runs.run_no,
-        s.*
+        s.created_at,
+        s.sign_in_id,
+        s.error_code,
+        s.ip_address,
+        s.tenant_id,
+        s.user_id,
+        s.user_principal_name,
+        s.user_display_name,
+        s.app_id,
+        s.app_display_name,
+        s.device_id,
+        s.device_os,
+        s.client_app_used,
+        s.user_agent
     from runs
     join sign_ins as s
         on hash(coalesce(s.user_id, s.user_principal_name), coalesce(s.app_id, s.app_display_name, ''), coalesce(s.device_id, '')) = runs.session_key
         and s.created_at between runs.start and runs."end"
-    where s.date between cast(runs.start as date) and cast(runs."end" as date)
-        and s.principal_kind = 'user'
+    where s.principal_kind = 'user'
         and s.is_interactive
 ),
 
@@ -83,9 +97,10 @@ details as (
         any_value(coalesce(user_id, user_principal_name)) as user_key,
         any_value(coalesce(app_id, app_display_name, '')) as app_key,
         any_value(coalesce(device_id, '')) as device_key,
-        list_transform(list_sort(list({'at': created_at, 'id': sign_in_id, 'code': error_code})), x -> x.code) as interactive_codes,
-        list_sort(list_distinct(list(sign_in_id))) as sign_in_ids,
+        hash(any_value(coalesce(user_id, user_principal_name)), any_value(coalesce(app_id, app_display_name, ''))) as user_app_key,
+        list(sign_in_id) as sign_in_ids,
         list_sort(list_distinct(list(ip_address))) as ip_addresses,
+        -- the latest value in the run: cheaper than the most frequent, and what the user sees now
         arg_max(tenant_id, created_at) as tenant_id,
         arg_max(user_id, created_at) as user_id,
         arg_max(user_principal_name, created_at) as user_principal_name,
@@ -93,44 +108,54 @@ details as (
         arg_max(app_id, created_at) as app_id,
         arg_max(app_display_name, created_at) as app_display_name,
         arg_max(device_id, created_at) as device_id,
-        mode(device_os) as device_os,
-        mode(client_app_used) as client_app_used,
-        mode(user_agent) as user_agent
+        arg_max(device_os, created_at) as device_os,
+        arg_max(client_app_used, created_at) as client_app_used,
+        arg_max(user_agent, created_at) as user_agent
     from run_rows
     group by session_key, run_no
 ),
 
-described as (
+described as materialized (
     select runs.*, details.* exclude (session_key, run_no)
     from runs
     join details using (session_key, run_no)
 ),
 
 -- non-interactive reauthentication refusals for the same user and app while the run lasted
+refusals as (
+    select
+        hash(coalesce(user_id, user_principal_name), coalesce(app_id, app_display_name, '')) as user_app_key,
+        created_at,
+        error_code,
+        sign_in_id
+    from sign_ins
+    where principal_kind = 'user'
+        and not is_interactive
+        and outcome in ('reauth_trigger', 'loop_signal')
+),
+
+evidence_rows as materialized (
+    select described.session_key, described.run_no, refusals.error_code, refusals.sign_in_id
+    from described
+    join refusals
+        on refusals.user_app_key = described.user_app_key
+        and refusals.created_at between described.start - to_seconds($loop_gap_secs) and described."end"
+),
+
 evidence as (
     select
-        described.session_key,
-        described.run_no,
+        session_key,
+        run_no,
         count(*) as reauth_signal_count,
-        list_transform(list_sort(list({'at': s.created_at, 'code': s.error_code})), x -> x.code) as background_codes,
-        list(s.sign_in_id) filter (where s.sign_in_id is not null) as background_ids
-    from described
-    join sign_ins as s
-        on coalesce(s.user_id, s.user_principal_name) = described.user_key
-        and coalesce(s.app_id, s.app_display_name, '') = described.app_key
-        and s.created_at between described.start - to_seconds($loop_gap_secs) and described."end"
-    where s.date between cast(described.start as date) - 1 and cast(described."end" as date)
-        and s.principal_kind = 'user'
-        and not s.is_interactive
-        and s.outcome in ('reauth_trigger', 'loop_signal')
-    group by all
+        list(sign_in_id) filter (where sign_in_id is not null) as background_ids
+    from evidence_rows
+    group by session_key, run_no
 ),
 
 kinded as (
     select
         described.*,
         coalesce(evidence.reauth_signal_count, 0) as reauth_signal_count,
-        list_concat(described.interactive_codes, coalesce(evidence.background_codes, [])) as all_codes,
         -- evidence ids sorted, so output is byte-identical run to run
         list_sort(list_distinct(list_concat(described.sign_in_ids, coalesce(evidence.background_ids, [])))) as evidence_ids,
         case
@@ -142,11 +167,15 @@ kinded as (
     left join evidence using (session_key, run_no)
 ),
 
--- error codes ordered by how often they occur in the run, most frequent first
+-- error codes of the run's prompts and background refusals, most frequent first
 code_counts as (
-    select session_key, run_no, code, count(*) as n
-    from (select session_key, run_no, unnest(all_codes) as code from kinded)
-    where code is not null and code <> 0
+    select session_key, run_no, error_code as code, count(*) as n
+    from (
+        select session_key, run_no, error_code from run_rows
+        union all
+        select session_key, run_no, error_code from evidence_rows
+    )
+    where error_code is not null and error_code <> 0
     group by all
 ),
 
@@ -164,7 +193,7 @@ select
         when kinded.prompt_count >= $severe_prompts or kinded.loop_signal_count > 0 then 'high'
         else 'medium'
     end as severity,
-    kinded.* exclude (run_no, interactive_codes, all_codes, sign_in_ids, evidence_ids),
+    kinded.* exclude (run_no, user_app_key, sign_in_ids, evidence_ids),
     coalesce(code_lists.error_codes, []) as error_codes,
     kinded.evidence_ids as sign_in_ids,
     lower(regexp_extract(coalesce(kinded.device_os, ''), '^[A-Za-z]+')) as os_family
