@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     .option('dir', { type: 'string', default: join(REPO, '.bench'), describe: 'Work folder (git-ignored by default); bench.json is written here' })
     .option('users', { type: 'number', default: 6000, describe: 'Simulated tenant size for the import figure (~51 records per user)' })
     .option('sizes', { type: 'string', default: '1000000,10000000', describe: 'Detection sizes in sign-ins, comma-separated' })
-    .option('memory-limit', { type: 'string', default: '2GB', describe: 'DuckDB memory_limit for detection' })
+    .option('memory-limit', { type: 'string', default: '1GB', describe: 'DuckDB memory_limit for detection (the CLI default); spills to the temp folder beyond it' })
     .option('fallback-memory-limit', { type: 'string', default: '6GB', describe: 'If detection at a size fails at --memory-limit, try once more with this limit (reported separately; the failure still counts). Empty string: no retry' })
     .option('step-timeout', { type: 'number', default: 1200, describe: 'Stop a step (child process) that runs longer than this many seconds' })
     .option('keep', { type: 'boolean', default: false, describe: 'Keep the simulated file and lakes at the end' })
