@@ -109,7 +109,3 @@ export async function resultSet(conn: DuckDBConnection, sql: string, params?: Re
     await conn.run('drop table if exists __result');
   }
 }
-
-export async function rows(conn: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {
-  return (await resultSet(conn, sql)).rows;
-}

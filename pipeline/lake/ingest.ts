@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { withDuckDB } from '../sql/duckdb';
 import { listInputFiles, readFile } from '../sources/files';
@@ -132,10 +131,4 @@ export async function importFiles(paths: readonly string[], lakeDir: string, opt
   } finally {
     await unlock();
   }
-}
-
-export async function readSummaries(lakeDir: string): Promise<ImportSummary[]> {
-  const dir = new Lake(lakeDir).imports;
-  const names = (await fsp.readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
-  return Promise.all(names.map(async (n) => JSON.parse(await fsp.readFile(join(dir, n), 'utf8')) as ImportSummary));
 }

@@ -40,9 +40,3 @@ export async function withDuckDB<T>(opts: DuckDBOptions, fn: (conn: DuckDBConnec
     instance.closeSync();
   }
 }
-
-/** Rows as plain JSON-safe objects (BIGINT as string, timestamps as text). */
-export async function queryRows(conn: DuckDBConnection, sql: string, params?: Record<string, unknown>): Promise<Record<string, unknown>[]> {
-  const reader = await conn.runAndReadAll(sql, params as never);
-  return reader.getRowObjectsJson() as Record<string, unknown>[];
-}
