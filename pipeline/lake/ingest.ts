@@ -74,7 +74,7 @@ export async function importFiles(paths: readonly string[], lakeDir: string, opt
         read += r.read;
         for (const q of r.rejects) quarantine.add(q);
         for (const row of r.rows) w.add(row);
-        if (w.pending >= w.batchRows) await w.flush();
+        if (w.pending >= w.batchRows) await w.rotate();
       };
       try {
         for (let i = 0; i < inputs.length; i++) {
@@ -99,6 +99,7 @@ export async function importFiles(paths: readonly string[], lakeDir: string, opt
         await w.flush();
       } finally {
         await Promise.allSettled(inFlight);
+        await w.idle();
         await pool.close();
       }
       return w;

@@ -113,7 +113,19 @@ export class SignInWriter {
     return dir;
   }
 
-  async flush(): Promise<LandResult> {
+  private landing: Promise<LandResult> | null = null;
+
+  /**
+   * Close the current batch and start landing it, without waiting: DuckDB writes Parquet while the
+   * normalizers fill the next batch. At most one landing runs at a time; waiting here for the previous one
+   * is the back-pressure, and is also where a failed landing stops the import.
+   */
+  async rotate(): Promise<void> {
+    if (this.landing) {
+      const previous = this.landing;
+      this.landing = null;
+      await previous;
+    }
     await this.quarantine.sync();
     const batch = this.batch;
     const dups = this.batchDuplicates;
@@ -121,8 +133,26 @@ export class SignInWriter {
     this.keys = new Set();
     this.batchDuplicates = 0;
     this.duplicates += dups;
-    if (!batch) return { rows: dups, landed: 0, duplicates: dups, files: [] };
-    const n = this.batchNo++;
+    if (!batch) return;
+    const landing = this.land(batch, this.batchNo++);
+    landing.catch(() => undefined); // observed by the next rotate() or flush()
+    this.landing = landing;
+  }
+
+  /** Land everything staged so far and wait for it. */
+  async flush(): Promise<void> {
+    await this.rotate();
+    const last = this.landing;
+    this.landing = null;
+    if (last) await last;
+  }
+
+  /** Wait for a landing in flight to end, however it ends (before the DuckDB connection is closed on error). */
+  async idle(): Promise<void> {
+    if (this.landing) await this.landing.catch(() => undefined);
+  }
+
+  private async land(batch: StagedBatch, n: number): Promise<LandResult> {
     try {
       batch.close();
       const { files: existing } = await this.lake.files([...batch.partitions]);
@@ -157,7 +187,7 @@ export class SignInWriter {
       this.files.push(...moved);
       this.landed += landed;
       this.duplicates += batch.rows - landed;
-      return { rows: batch.rows + dups, landed, duplicates: batch.rows - landed + dups, files: moved };
+      return { rows: batch.rows, landed, duplicates: batch.rows - landed, files: moved };
     } finally {
       await fsp.rm(batch.dir, { recursive: true, force: true });
     }

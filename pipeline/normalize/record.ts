@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { Fields, isObject, toInt, type Json, type JsonObject } from './fields';
+import { hash } from 'node:crypto';
+import { Fields, isObject, toBool, toInt, type Json, type JsonObject } from './fields';
 import { formatMicros, parseTimestamp, partitionOf, type EpochMicros } from './time';
 import type { SignInRow } from './columns';
 
@@ -69,14 +69,14 @@ function principalKindOf(category: string | null): string {
   return 'user';
 }
 
-/** "Is CAE Token" lives in a key/value list in authenticationProcessingDetails. */
+/** "Is CAE Token" lives in a key/value list in authenticationProcessingDetails; the key's spacing drifts. */
 function caeFlag(details: Json[] | null, direct: boolean | null): boolean | null {
   if (direct !== null) return direct;
   if (!details) return null;
   for (const d of details) {
     if (!isObject(d)) continue;
-    const f = new Fields(d);
-    if ((f.str('key') ?? '').replace(/\s+/g, '').toLowerCase() === 'iscaetoken') return f.bool('value');
+    const key = d.key ?? d.Key;
+    if (typeof key === 'string' && /^is\s*cae\s*token$/i.test(key.trim())) return toBool(d.value ?? d.Value);
   }
   return null;
 }
@@ -84,10 +84,11 @@ function caeFlag(details: Json[] | null, direct: boolean | null): boolean | null
 function authMethods(steps: Json[] | null): string | null {
   if (!steps || steps.length === 0) return null;
   const seen: string[] = [];
-  for (const s of steps) {
-    if (!isObject(s)) continue;
-    const m = new Fields(s).str('authenticationmethod');
-    if (m && !seen.includes(m)) seen.push(m);
+  for (const step of steps) {
+    if (!isObject(step)) continue;
+    // Direct keys first (camelCase, PascalCase): this runs for every record; the folded lookup is the fallback.
+    const m = step.authenticationMethod ?? step.AuthenticationMethod ?? new Fields(step).raw('authenticationmethod');
+    if (typeof m === 'string' && m && !seen.includes(m)) seen.push(m);
   }
   return seen.length ? seen.join(', ') : null;
 }
@@ -226,8 +227,7 @@ function tenantFromResourceId(resourceId: string | null): string | null {
  * Without an id the record's own bytes are the identity.
  */
 export function recordKey(category: string | null, id: string | null, created: EpochMicros, code: number | null, raw: string): string {
-  const h = createHash('sha256');
-  if (id) h.update(`id\u0000${category ?? ''}\u0000${id.toLowerCase()}\u0000${created}\u0000${code ?? ''}`);
-  else h.update(`raw\u0000${raw}`);
-  return h.digest('base64url').slice(0, 22);
+  // crypto.hash: the one-shot form is about twice as fast as createHash for inputs this small.
+  const text = id ? `id\u0000${category ?? ''}\u0000${id.toLowerCase()}\u0000${created}\u0000${code ?? ''}` : `raw\u0000${raw}`;
+  return hash('sha256', text, 'base64url').slice(0, 22);
 }

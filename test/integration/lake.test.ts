@@ -57,3 +57,14 @@ test('late events land in the partition of their event time, and a batch spannin
   expect([...new Set(parts)]).toEqual(['date=2026-04-13/hour=03', 'date=2026-04-14/hour=09', 'date=2026-04-14/hour=14']);
   expect((await lakeRows(lake)).length).toBe(6);
 });
+
+test('with many small batches landing while the next fills, copies in later batches are still duplicates', async () => {
+  const lake = tmp.sub('batches');
+  const f = tmp.sub('twice.ndjson');
+  const once = lines([...mfaFlow(0), ...mfaFlow(30), ...mfaFlow(60), ...mfaFlow(90)]);
+  writeFileSync(f, once + once + once);
+  const s = await importFiles([f], lake, { batchRows: 3 });
+  expect(s).toMatchObject({ read: 24, landed: 8, duplicates: 16, quarantined: 0 });
+  expect((await lakeRows(lake)).length).toBe(8);
+  expect(readdirSync(join(lake, '_staging'))).toEqual([]);
+});
