@@ -28,7 +28,7 @@ export async function main(argv: string[]): Promise<void> {
       .example('$0 import ./exports --lake ./lake', 'land exported sign-in logs')
       .example('$0 detect --lake ./lake', 'show who is looping')
       .example('$0 clusters --lake ./lake --out clusters.ndjson', 'write tenant-wide incidents')
-      .demandCommand(1, 'Name a command; see the list above.')
+      .demandCommand(1, `Name a command: ${COMMANDS.map((c) => c.command.split(' ')[0]).join(', ')}.`)
       .strict()
       .recommendCommands()
       .wrap(Math.min(110, process.stdout.columns ?? 100))
@@ -55,7 +55,8 @@ export async function main(argv: string[]): Promise<void> {
     await y.parseAsync();
   } catch (e) {
     if (e instanceof CliError) {
-      process.stderr.write(`reauth-loops: ${sanitizeForTerminal(e.message)}\n`);
+      // Each line is escaped on its own: the message may quote hostile input, but its own line breaks stay.
+      process.stderr.write(`reauth-loops: ${e.message.split('\n').map(sanitizeForTerminal).join('\n')}\n`);
       process.exitCode = e.exitCode;
     } else {
       const err = e as Error;

@@ -94,7 +94,7 @@ export interface ResultSet {
  */
 export async function resultSet(conn: DuckDBConnection, sql: string, params?: Record<string, DuckDBValue>): Promise<ResultSet> {
   const body = sql.trim().replace(/;+\s*$/, '');
-  await conn.run(`create or replace temp table __result as\n${body}`, params);
+  await conn.run(`create or replace temp table __result as ${body}`, params);
   try {
     const meta = await conn.runAndReadAll('select * from __result limit 0');
     const names = meta.columnNames();

@@ -96,6 +96,9 @@ test('errors say what to do, without a stack', () => {
   expect(badSql.code).toBe(2);
   expect(badSql.stderr).toContain('Your SQL failed');
   expect(badSql.stderr).not.toContain('    at ');
+  const none = cli([]);
+  expect(none.code).toBe(2);
+  expect(none.stderr).toBe('reauth-loops: Name a command: import, detect, clusters, query, simulate, demo.\nRun with --help for usage and examples.\n');
   const missing = cli(['import', tmp.sub('missing.json'), '--lake', lake]);
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain('does not exist');
