@@ -6,6 +6,7 @@
  * offsets, numbers as strings, objects held as strings); the simulated data is clean enough for both.
  */
 import { quoteString } from '../sql/duckdb';
+import { SIGN_IN_COLUMNS } from '../normalize/columns';
 
 type Spec = string | { [k: string]: Spec };
 
@@ -155,5 +156,5 @@ flat as (
     'eventhub' as source_shape${raw ? ',\n    raw' : ''}
   from recs
 )
-select *, cast(created_at as date) as date, cast(hour(created_at) as integer) as hour from flat`;
+select *, ${SIGN_IN_COLUMNS.filter((c) => c.sql).map((c) => `${c.sql} as ${c.name}`).join(', ')}, cast(created_at as date) as date, cast(hour(created_at) as integer) as hour from flat`;
 }

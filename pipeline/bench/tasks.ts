@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { importFiles } from '../lake/ingest';
 import { Lake } from '../lake/lake';
+import { SIGN_IN_COLUMNS } from '../normalize/columns';
 import { detect, runLayers } from '../detect/detect';
 import { queriesDir } from '../sql/queries';
 import { quoteString, stringList, withDuckDB } from '../sql/duckdb';
@@ -114,15 +115,20 @@ async function buildLake(task: Extract<Task, { kind: 'build-lake' }>): Promise<R
     const last = task.target - (copies - 1) * n;
     const KEYS = ['user_id', 'user_principal_name', 'sign_in_id', 'record_key', 'correlation_id', 'device_id'];
     const rekey = (k: number) => KEYS.map((c) => `case when ${c} is null then null else ${c} || '-${k}' end as ${c}`).join(',\n            ');
+    const derived = SIGN_IN_COLUMNS.filter((c) => c.sql).map((c) => `${c.sql} as ${c.name}`).join(', ');
     let produced = 0;
     // One COPY per copy, each sorted by time like an import batch: many files per hour, as a real lake has.
     for (let k = 0; k < copies; k++) {
       const part = join(out, String(k));
+      // Keys the lake derives from the re-keyed columns are derived again, as landing would.
       await conn.run(`copy (
-          select * exclude (bench_rn) replace (
-            ${rekey(k)})
-          from base
-          ${k === copies - 1 ? `where bench_rn <= ${last}` : ''}
+          select * replace (${derived})
+          from (
+            select * exclude (bench_rn) replace (
+              ${rekey(k)})
+            from base
+            ${k === copies - 1 ? `where bench_rn <= ${last}` : ''}
+          )
           order by created_at
         ) to ${quoteString(part)} (format parquet, compression zstd, partition_by (date, hour), filename_pattern ${quoteString(`part-bench-${k}-{i}`)})`);
       // DuckDB writes hour=9; the lake's folders pad the hour (hour=09).

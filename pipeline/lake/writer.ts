@@ -202,7 +202,7 @@ async function listParquet(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Columns in lake order, `raw` taken from the positional side. Names are ours (columns.ts), never input. */
+/** Columns in lake order: `raw` from the positional side, keys computed here. Names and expressions are ours (columns.ts), never input. */
 function selectList(): string {
-  return [...SIGN_IN_COLUMNS.map((c) => (c.name === 'raw' ? 'src.json as raw' : `row.${c.name}`)), 'row.date', 'row.hour'].join(', ');
+  return [...SIGN_IN_COLUMNS.map((c) => (c.name === 'raw' ? 'src.json as raw' : c.sql ? `${c.sql} as ${c.name}` : `row.${c.name}`)), 'row.date', 'row.hour'].join(', ');
 }

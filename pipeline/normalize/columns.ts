@@ -6,12 +6,14 @@
  * `outcome` is deliberately not stored: the `sign_ins` view derives it from
  * queries/reference/error_codes.csv, so re-classifying a code never needs a re-import.
  */
-export type SqlType = 'VARCHAR' | 'TIMESTAMP' | 'INTEGER' | 'BIGINT' | 'BOOLEAN' | 'JSON';
+export type SqlType = 'VARCHAR' | 'TIMESTAMP' | 'INTEGER' | 'BIGINT' | 'UBIGINT' | 'BOOLEAN' | 'JSON';
 
 export interface ColumnDef {
   readonly name: string;
   readonly type: SqlType;
   readonly doc: string;
+  /** Computed by DuckDB when the row lands, from the columns above (never staged from TypeScript). */
+  readonly sql?: string;
 }
 
 export const SIGN_IN_COLUMNS: readonly ColumnDef[] = [
@@ -69,6 +71,18 @@ export const SIGN_IN_COLUMNS: readonly ColumnDef[] = [
   { name: 'eh_sequence_number', type: 'BIGINT', doc: 'Event Hubs sequence number (streaming only).' },
   { name: 'eh_enqueued_time', type: 'TIMESTAMP', doc: 'Event Hubs enqueued time (streaming only).' },
   { name: 'record_key', type: 'VARCHAR', doc: 'Dedupe key: hash of (category, sign-in id, created_at, error code); of the raw record when there is no id.' },
+  {
+    name: 'session_key',
+    type: 'UBIGINT',
+    doc: 'Hash of user, app and device: the partition key of prompt flows, stored so detection reads one number instead of five strings.',
+    sql: "hash(coalesce(user_id, user_principal_name), coalesce(app_id, app_display_name, ''), coalesce(device_id, ''))",
+  },
+  {
+    name: 'user_app_key',
+    type: 'UBIGINT',
+    doc: 'Hash of user and app: ties background token refusals to a loop on any device.',
+    sql: "hash(coalesce(user_id, user_principal_name), coalesce(app_id, app_display_name, ''))",
+  },
   { name: 'ingested_at', type: 'TIMESTAMP', doc: 'When this row was landed.' },
   { name: 'raw', type: 'JSON', doc: 'The source record as received, for re-normalization and evidence.' },
 ];
@@ -79,8 +93,8 @@ export const PARTITION_COLUMNS = ['date', 'hour'] as const;
 /** A row as staged for DuckDB. JSON columns hold the nested value itself, not its text, so it is encoded once. */
 export type SignInRow = Record<string, string | number | boolean | null | object>;
 
-/** DuckDB `columns={...}` for read_json over staged rows (all but `raw`, staged apart). Names are ours, not input. */
+/** DuckDB `columns={...}` for read_json over staged rows (all but `raw`, staged apart, and the SQL-derived keys). Names are ours, not input. */
 export function duckdbColumnsLiteral(): string {
-  const body = SIGN_IN_COLUMNS.filter((c) => c.name !== 'raw').map((c) => `${c.name}: '${c.type}'`);
+  const body = SIGN_IN_COLUMNS.filter((c) => c.name !== 'raw' && !c.sql).map((c) => `${c.name}: '${c.type}'`);
   return `{${[...body, "date: 'DATE'", "hour: 'INTEGER'"].join(', ')}}`;
 }

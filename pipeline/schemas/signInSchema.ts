@@ -8,6 +8,7 @@ export function signInSchema(): Record<string, unknown> {
     TIMESTAMP: { type: ['string', 'null'], description: 'UTC, as DuckDB prints TIMESTAMP: YYYY-MM-DD HH:MM:SS[.ffffff]' },
     INTEGER: { type: ['integer', 'null'] },
     BIGINT: { type: ['integer', 'null'] },
+    UBIGINT: { type: ['integer', 'null'], minimum: 0 },
     BOOLEAN: { type: ['boolean', 'null'] },
   };
   const properties: Record<string, object> = {};

@@ -81,10 +81,11 @@ run_rows as materialized (
         s.device_id,
         s.device_os,
         s.client_app_used,
-        s.user_agent
+        s.user_agent,
+        s.user_app_key
     from runs
     join sign_ins as s
-        on hash(coalesce(s.user_id, s.user_principal_name), coalesce(s.app_id, s.app_display_name, ''), coalesce(s.device_id, '')) = runs.session_key
+        on s.session_key = runs.session_key
         and s.created_at between runs.start and runs."end"
     where s.principal_kind = 'user'
         and s.is_interactive
@@ -97,7 +98,7 @@ details as (
         any_value(coalesce(user_id, user_principal_name)) as user_key,
         any_value(coalesce(app_id, app_display_name, '')) as app_key,
         any_value(coalesce(device_id, '')) as device_key,
-        hash(any_value(coalesce(user_id, user_principal_name)), any_value(coalesce(app_id, app_display_name, ''))) as user_app_key,
+        any_value(user_app_key) as user_app_key,
         list(sign_in_id) as sign_in_ids,
         list_sort(list_distinct(list(ip_address))) as ip_addresses,
         -- the latest value in the run: cheaper than the most frequent, and what the user sees now
@@ -124,7 +125,7 @@ described as materialized (
 -- non-interactive reauthentication refusals for the same user and app while the run lasted
 refusals as (
     select
-        hash(coalesce(user_id, user_principal_name), coalesce(app_id, app_display_name, '')) as user_app_key,
+        user_app_key,
         created_at,
         error_code,
         sign_in_id

@@ -6,9 +6,10 @@
 -- a retry on the same sign-in page from a new attempt after a refusal.
 -- A flow whose rows are all silent SSO ("Previously satisfied", no interrupt or failure) is not a prompt.
 -- Service principals and managed identities are never prompted and are left out here.
--- This layer runs over every interactive row, so it stays narrow: one 64-bit key per user + app + device
--- (sorting hashes is several times cheaper than sorting three strings; two triples would have to collide
--- in 64 bits to merge) and no per-flow lists. loops.sql fetches the details for the few runs that qualify.
+-- This layer runs over every interactive row, so it stays narrow: the lake's 64-bit session_key per user +
+-- app + device (sorting and reading one number is several times cheaper than three strings; two triples
+-- would have to collide in 64 bits to merge) and no per-flow lists. loops.sql fetches the details for the
+-- few runs that qualify.
 -- @param from TIMESTAMP = 1970-01-01 00:00:00 : start of the window, inclusive (UTC)
 -- @param to TIMESTAMP = 2199-01-01 00:00:00 : end of the window, exclusive (UTC)
 -- @param flow_gap_secs INTEGER = 60 : rows of one flow (MFA challenge, retries) arrive within a minute of each other; a longer pause starts a new prompt
@@ -16,7 +17,7 @@
 
 with interactive as (
     select
-        hash(coalesce(user_id, user_principal_name), coalesce(app_id, app_display_name, ''), coalesce(device_id, '')) as session_key,
+        session_key,
         created_at,
         outcome,
         error_code,
