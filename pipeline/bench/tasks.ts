@@ -3,9 +3,9 @@
  * crash or an out-of-memory kill of one step does not take the others down.
  */
 import { promises as fsp } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { importFiles } from '../lake/ingest';
-import { Lake } from '../lake/lake';
+import { Lake, readLakeSql } from '../lake/lake';
 import { SIGN_IN_COLUMNS } from '../normalize/columns';
 import { detect, runLayers } from '../detect/detect';
 import { queriesDir } from '../sql/queries';
@@ -109,7 +109,7 @@ async function buildLake(task: Extract<Task, { kind: 'build-lake' }>): Promise<R
     const t0 = now();
     await conn.run(`create temp table base as
       select * replace (cast(null as JSON) as raw), row_number() over (order by created_at, record_key) as bench_rn
-      from read_parquet(${stringList(files)}, hive_partitioning = true, hive_types = {'date': DATE, 'hour': INTEGER}, union_by_name = true)`);
+      from ${readLakeSql(files)}`);
     const n = Number((await conn.runAndReadAll('select count(*) from base')).getRows()[0][0]);
     const copies = Math.ceil(task.target / n);
     const last = task.target - (copies - 1) * n;
@@ -131,15 +131,7 @@ async function buildLake(task: Extract<Task, { kind: 'build-lake' }>): Promise<R
           )
           order by created_at
         ) to ${quoteString(part)} (format parquet, compression zstd, partition_by (date, hour), filename_pattern ${quoteString(`part-bench-${k}-{i}`)})`);
-      // DuckDB writes hour=9; the lake's folders pad the hour (hour=09).
-      for (const e of await fsp.readdir(part, { withFileTypes: true, recursive: true })) {
-        if (!e.isFile() || !e.name.endsWith('.parquet')) continue;
-        const parts = relative(part, join(e.parentPath, e.name)).split(sep);
-        const dir = dest.partitionDir(parts[0].replace(/^date=/, ''), Number(parts[1].replace(/^hour=/, '')));
-        await fsp.mkdir(dir, { recursive: true });
-        await fsp.rename(join(e.parentPath, e.name), join(dir, e.name));
-        produced++;
-      }
+      produced += (await dest.adopt(part)).length;
     }
     const seconds = since(t0);
     await fsp.rm(out, { recursive: true, force: true });

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { SIGN_IN_COLUMNS } from '../normalize/columns';
-import { Lake } from '../lake/lake';
+import { Lake, readLakeSql } from '../lake/lake';
 import { bindings, coerceParam, loadQuery, queriesDir, type ParamDecl, type ParamValues } from '../sql/queries';
 import { columnKindOf, type Column } from '../cli/output';
-import { quoteIdent, quoteString, stringList, withDuckDB, type DuckDBOptions } from '../sql/duckdb';
+import { quoteIdent, quoteString, withDuckDB, type DuckDBOptions } from '../sql/duckdb';
 
 /**
  * One definition of a loop, in SQL, layered like a dbt project. Batch (`detect`, `clusters`, `query`) and,
@@ -43,7 +43,7 @@ export function validateParams(given: ParamValues): ParamValues {
 export async function attachLake(conn: DuckDBConnection, lakeDir: string): Promise<{ files: number; torn: string[] }> {
   const { files, torn } = await new Lake(lakeDir).files();
   if (files.length) {
-    await conn.run(`create or replace view lake_sign_ins as select * from read_parquet(${stringList(files)}, hive_partitioning = true, hive_types = {'date': DATE, 'hour': INTEGER}, union_by_name = true)`);
+    await conn.run(`create or replace view lake_sign_ins as select * from ${readLakeSql(files)}`);
   } else {
     const cols = [...SIGN_IN_COLUMNS.map((c) => `${c.name} ${c.type === 'JSON' ? 'VARCHAR' : c.type}`), 'date DATE', 'hour INTEGER'];
     await conn.run(`create or replace temp table lake_sign_ins (${cols.join(', ')})`);
@@ -77,7 +77,8 @@ export async function detect(lakeDir: string, params: ParamValues = {}, db: Duck
     await runLayers(conn, params);
     const flagged = await resultSet(conn, 'select * from flagged_sessions');
     const clusters = await resultSet(conn, 'select * from loop_clusters');
-    const signIns = Number((await conn.runAndReadAll('select count(*) from sign_ins')).getRows()[0][0]);
+    // Same count as sign_ins (its join is a left join), read from Parquet metadata instead of a scan.
+    const signIns = Number((await conn.runAndReadAll('select count(*) from lake_sign_ins')).getRows()[0][0]);
     return { flagged, clusters, signIns, files, torn };
   });
 }

@@ -76,12 +76,15 @@ export async function importFiles(paths: readonly string[], lakeDir: string, opt
         for (const row of r.rows) w.add(row);
         if (w.pending >= w.batchRows) await w.rotate();
       };
+      const drain = async () => {
+        while (inFlight.length) await apply(await inFlight.shift()!);
+      };
       try {
         for (let i = 0; i < inputs.length; i++) {
           const file = inputs[i];
           for await (const item of readFile(file, opts.maxLineBytes)) {
             if (item.kind === 'bad') {
-              while (inFlight.length) await apply(await inFlight.shift()!); // keep file order
+              await drain(); // keep file order
               quarantine.add({ reason: item.reason, detail: item.detail, source: item.source, line: item.line, byte_offset: item.byteOffset, record_index: null, raw: item.text });
               read++;
               continue;
@@ -93,7 +96,7 @@ export async function importFiles(paths: readonly string[], lakeDir: string, opt
               opts.onProgress({ filesDone: i, filesTotal: inputs.length, read, currentFile: file });
             }
           }
-          while (inFlight.length) await apply(await inFlight.shift()!);
+          await drain();
           opts.onProgress?.({ filesDone: i + 1, filesTotal: inputs.length, read, currentFile: file });
         }
         await w.flush();

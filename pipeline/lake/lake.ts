@@ -1,6 +1,7 @@
 import { promises as fsp, constants as fsc } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { CliError } from '../errors';
+import { stringList } from '../sql/duckdb';
 
 /**
  * The lake's layout on disk. Readers only ever glob sign_ins/date=*\/hour=*\/*.parquet; everything being
@@ -77,6 +78,33 @@ export class Lake {
     return dest;
   }
 
+  /**
+   * Moves Parquet files that DuckDB wrote with `partition_by (date, hour)` under `out` into the lake:
+   * fsync each file, rename it into its partition, fsync the folders. DuckDB names folders hour=9; the
+   * lake pads the hour (hour=09), and partitionDir re-validates what DuckDB wrote.
+   */
+  async adopt(out: string): Promise<string[]> {
+    const produced: string[] = [];
+    for (const e of await fsp.readdir(out, { withFileTypes: true, recursive: true }).catch(() => [])) {
+      if (e.isFile() && e.name.endsWith('.parquet')) produced.push(join(e.parentPath, e.name));
+    }
+    produced.sort();
+    for (const f of produced) await fsyncFile(f);
+    const moved: string[] = [];
+    const touched = new Set<string>();
+    for (const f of produced) {
+      const parts = relative(out, f).split(sep);
+      const dir = this.partitionDir(parts[0].replace(/^date=/, ''), Number(parts[1].replace(/^hour=/, '')));
+      await fsp.mkdir(dir, { recursive: true });
+      const dest = join(dir, parts[parts.length - 1]);
+      await fsp.rename(f, dest);
+      touched.add(dir);
+      moved.push(dest);
+    }
+    for (const d of touched) await fsyncDir(d);
+    return moved;
+  }
+
   /** Leftovers of an import that died mid-batch. Only the lock holder calls this, so nothing there is live. */
   async clearStaging(): Promise<void> {
     await fsp.rm(this.staging, { recursive: true, force: true });
@@ -106,6 +134,11 @@ export class Lake {
     }
     throw new CliError(`Could not take the lock ${path}. Remove it if no import is running.`, 3);
   }
+}
+
+/** The SQL that reads lake files with their partition columns typed; every reader of the lake uses it. */
+export function readLakeSql(files: readonly string[]): string {
+  return `read_parquet(${stringList(files)}, hive_partitioning = true, hive_types = {'date': DATE, 'hour': INTEGER}, union_by_name = true)`;
 }
 
 function isAlive(pid: number): boolean {

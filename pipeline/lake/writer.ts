@@ -1,10 +1,10 @@
 import { closeSync, mkdirSync, openSync, writeSync, promises as fsp } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { duckdbColumnsLiteral, SIGN_IN_COLUMNS } from '../normalize/columns';
 import type { StagedRow } from '../normalize/batch';
 import { quoteString, stringList } from '../sql/duckdb';
-import { fsyncDir, fsyncFile, type Lake } from './lake';
+import type { Lake } from './lake';
 import type { QuarantineFile } from './quarantine';
 
 export interface LandResult {
@@ -28,6 +28,7 @@ class StagedBatch {
   private bufChars = 0;
   rows = 0;
   longest = 0;
+  /** `date/hour` of every staged row; turned into (validated) folders once per partition, not per row. */
   readonly partitions = new Set<string>();
 
   constructor(readonly dir: string) {
@@ -104,7 +105,7 @@ export class SignInWriter {
     }
     this.keys.add(row.key);
     this.batch ??= new StagedBatch(this.workDir(this.batchNo));
-    this.batch.add(row.json, row.raw, this.lake.partitionDir(row.date, row.hour));
+    this.batch.add(row.json, row.raw, `${row.date}/${row.hour}`);
   }
 
   private workDir(n: number): string {
@@ -155,7 +156,11 @@ export class SignInWriter {
   private async land(batch: StagedBatch, n: number): Promise<LandResult> {
     try {
       batch.close();
-      const { files: existing } = await this.lake.files([...batch.partitions]);
+      const dirs = [...batch.partitions].map((p) => {
+        const [date, hour] = p.split('/');
+        return this.lake.partitionDir(date, Number(hour));
+      });
+      const { files: existing } = await this.lake.files(dirs);
       // DuckDB sizes its read buffers from maximum_object_size, so ask only for what this batch needs.
       const maxObject = Math.max(16 << 20, batch.longest * 4 + 1024);
       // One pass: parse the staged rows, drop keys the lake already has, write Parquet. Rows are not sorted:
@@ -169,21 +174,7 @@ export class SignInWriter {
             positional join read_ndjson_objects(${quoteString(batch.rawPath)}, maximum_object_size = ${maxObject}) as src ${already})
           to ${quoteString(out)} (format parquet, compression zstd, partition_by (date, hour), filename_pattern ${quoteString(`part-${this.batchId}-${n}-{i}`)})`);
       const landed = Number(copied.rowsChanged);
-      const produced = landed > 0 ? await listParquet(out) : [];
-      for (const f of produced) await fsyncFile(f);
-      const moved: string[] = [];
-      const touched = new Set<string>();
-      for (const f of produced) {
-        // DuckDB writes out/date=2026-04-14/hour=9/part-...parquet; our folders pad the hour.
-        const parts = relative(out, f).split(sep);
-        const dir = this.lake.partitionDir(parts[0].replace(/^date=/, ''), Number(parts[1].replace(/^hour=/, '')));
-        await fsp.mkdir(dir, { recursive: true });
-        const dest = join(dir, parts[parts.length - 1]);
-        await fsp.rename(f, dest);
-        touched.add(dir);
-        moved.push(dest);
-      }
-      for (const d of touched) await fsyncDir(d);
+      const moved = landed > 0 ? await this.lake.adopt(out) : [];
       this.files.push(...moved);
       this.landed += landed;
       this.duplicates += batch.rows - landed;
@@ -192,14 +183,6 @@ export class SignInWriter {
       await fsp.rm(batch.dir, { recursive: true, force: true });
     }
   }
-}
-
-async function listParquet(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await fsp.readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile() && e.name.endsWith('.parquet')) out.push(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
-  }
-  return out.sort();
 }
 
 /** Columns in lake order: `raw` from the positional side, keys computed here. Names and expressions are ours (columns.ts), never input. */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { withDuckDB } from '../../pipeline/sql/duckdb';
-import { Lake } from '../../pipeline/lake/lake';
+import { Lake, readLakeSql } from '../../pipeline/lake/lake';
 import { resultSet } from '../../pipeline/detect/detect';
 
 export const REPO = resolve(__dirname, '..', '..');
@@ -20,7 +20,6 @@ export async function lakeRows(lakeDir: string, where = 'true'): Promise<Record<
   const { files } = await new Lake(lakeDir).files();
   if (!files.length) return [];
   return withDuckDB({}, async (conn) => {
-    const list = `[${files.map((f) => `'${f.replace(/'/g, "''")}'`).join(', ')}]`;
-    return (await resultSet(conn, `select * from read_parquet(${list}, hive_partitioning = true, hive_types = {'date': DATE, 'hour': INTEGER}) where ${where} order by created_at, sign_in_id, log_category`)).rows;
+    return (await resultSet(conn, `select * from ${readLakeSql(files)} where ${where} order by created_at, sign_in_id, log_category`)).rows;
   });
 }
