@@ -11,11 +11,15 @@ type Loader = () => Promise<{ builder: (y: Argv) => Argv; handler: (args: Record
 
 const COMMANDS: Array<{ command: string; describe: string; load: Loader }> = [
   { command: 'import <inputs..>', describe: 'Read sign-in logs (any shape, .gz, folders) into the Parquet lake', load: () => import('./commands/import') },
+  { command: 'consume', describe: 'Stream sign-in logs from Azure Event Hubs into the lake, with Blob checkpoints', load: () => import('./commands/consume') },
+  { command: 'compact', describe: 'Merge each settled hour\'s small Parquet files into one, atomically', load: () => import('./commands/compact') },
   { command: 'detect', describe: 'Find users in reauthentication loops; write flagged sessions', load: () => import('./commands/detect') },
   { command: 'clusters', describe: 'Find tenant-wide loop clusters (many users looping at once)', load: () => import('./commands/clusters') },
   { command: 'query [sql]', describe: 'Run your own SQL over the views sign_ins, prompts, loops, clusters', load: () => import('./commands/query') },
+  { command: 'publish <inputs..>', describe: 'Send sign-in logs to an event hub as diagnostic-settings bodies (replay an incident)', load: () => import('./commands/publish') },
+  { command: 'dev-hub', describe: 'Run a local Event Hubs (and Azurite) for development: no Azure account needed', load: () => import('./commands/dev-hub') },
   { command: 'simulate', describe: 'Generate a realistic tenant with planted loops and traps', load: () => import('./commands/simulate') },
-  { command: 'demo', describe: 'Import the bundled data-samples and print what detection finds', load: () => import('./commands/demo') },
+  { command: 'demo', describe: 'Run the whole pipeline locally: simulated day → local hub → consume → lake → detect', load: () => import('./commands/demo') },
 ];
 
 export async function main(argv: string[]): Promise<void> {

@@ -8,11 +8,12 @@ import { stringList } from '../sql/duckdb';
  * written lives in _staging/ first and is renamed in whole (reliability.md §1.3).
  *
  *   sign_ins/date=YYYY-MM-DD/hour=HH/part-<batch>-<n>.parquet   landed rows (zstd)
+ *   sign_ins/date=YYYY-MM-DD/hour=HH/compact-<id>.parquet       an hour's files merged (lake/compact.ts)
  *   quarantine/<import-id>.ndjson                                  rejected input, one entry per item, with reason
  *   quarantine/torn/...                                            Parquet files found without a footer
  *   _imports/<import-id>.json                                      one summary per import
- *   _staging/                                                      work in progress; never read
- *   _lock                                                          pid of the one writer
+ *   _staging/<pid>-<batch>/                                        work in progress; never read
+ *   _lock                                                          pid of the process landing now
  */
 export class Lake {
   readonly signIns: string;
@@ -46,19 +47,14 @@ export class Lake {
    * is moved to quarantine/torn/ and reported instead.
    */
   async files(partitions?: Iterable<string>): Promise<{ files: string[]; torn: string[] }> {
-    const dirs: string[] = [];
-    if (partitions) dirs.push(...partitions);
-    else {
-      for (const d of await readdirSafe(this.signIns)) {
-        if (!d.startsWith('date=')) continue;
-        for (const h of await readdirSafe(join(this.signIns, d))) if (h.startsWith('hour=')) dirs.push(join(this.signIns, d, h));
-      }
-    }
+    const dirs = partitions ? [...partitions] : await this.partitionDirs();
     const files: string[] = [];
     const torn: string[] = [];
     for (const dir of dirs.sort()) {
-      for (const f of (await readdirSafe(dir)).sort()) {
-        if (!f.endsWith('.parquet')) continue;
+      const names = (await readdirSafe(dir)).sort();
+      const replaced = await replacedByCompaction(dir, names);
+      for (const f of names) {
+        if (!f.endsWith('.parquet') || replaced.has(f)) continue;
         const p = join(dir, f);
         if (this.verified.has(p) || (await isWholeParquet(p))) {
           this.verified.add(p);
@@ -69,6 +65,16 @@ export class Lake {
       }
     }
     return { files, torn };
+  }
+
+  /** Every sign_ins/date=/hour=/ folder. */
+  async partitionDirs(): Promise<string[]> {
+    const dirs: string[] = [];
+    for (const d of (await readdirSafe(this.signIns)).sort()) {
+      if (!d.startsWith('date=')) continue;
+      for (const h of (await readdirSafe(join(this.signIns, d))).sort()) if (h.startsWith('hour=')) dirs.push(join(this.signIns, d, h));
+    }
+    return dirs;
   }
 
   private async quarantineTorn(p: string): Promise<string> {
@@ -105,35 +111,96 @@ export class Lake {
     return moved;
   }
 
-  /** Leftovers of an import that died mid-batch. Only the lock holder calls this, so nothing there is live. */
-  async clearStaging(): Promise<void> {
-    await fsp.rm(this.staging, { recursive: true, force: true });
-    await fsp.mkdir(this.staging, { recursive: true });
+  /** A writer's work folder under _staging/; its name starts with the writer's pid (see clearStaging). */
+  stagingDir(name: string): string {
+    return join(this.staging, `${process.pid}-${name}`);
   }
 
-  /** One writer per lake: a pid file created exclusively; a lock left by a dead process is taken over. */
-  async lock(): Promise<() => Promise<void>> {
+  /**
+   * Leftovers of writers that died mid-batch: folders whose pid is not alive (or is ours, left by an earlier
+   * process that had our pid). A live stream writer's folder is kept, so an import can start beside it.
+   */
+  async clearStaging(): Promise<void> {
+    await fsp.mkdir(this.staging, { recursive: true });
+    for (const name of await fsp.readdir(this.staging)) {
+      const pid = Number(name.split('-')[0]);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) continue;
+      await fsp.rm(join(this.staging, name), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * One writer lands at a time: a pid file created exclusively; a lock left by a dead process is taken
+   * over. An import holds it for the whole import; a stream consumer only while it lands a batch, and
+   * waits up to `waitMs` for it.
+   */
+  async lock(opts: { waitMs?: number; onWait?: (holder: number) => void } = {}): Promise<() => Promise<void>> {
     await this.ensure();
     const path = join(this.root, '_lock');
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fh = await fsp.open(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY);
-        await fh.writeFile(String(process.pid));
-        await fh.close();
+    const deadline = Date.now() + (opts.waitMs ?? 0);
+    let told = false;
+    for (;;) {
+      const holder = await this.tryLock(path);
+      if (holder === null) {
+        HELD.add(path);
         return async () => {
+          HELD.delete(path);
           await fsp.rm(path, { force: true });
         };
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const pid = Number((await fsp.readFile(path, 'utf8').catch(() => '')).trim());
-        if (pid && pid !== process.pid && isAlive(pid)) {
-          throw new CliError(`The lake ${this.root} is being written by process ${pid}. Wait for it to finish, or stop it; one writer per lake.`, 3);
-        }
-        await fsp.rm(path, { force: true }); // stale: its owner is gone
       }
+      if (Date.now() >= deadline) {
+        throw new CliError(`The lake ${this.root} is being written by process ${holder}. Wait for it to finish, or stop it; one import at a time per lake.`, 3);
+      }
+      if (!told) opts.onWait?.(holder);
+      told = true;
+      await new Promise((r) => setTimeout(r, 50));
     }
-    throw new CliError(`Could not take the lock ${path}. Remove it if no import is running.`, 3);
   }
+
+  /** null when the lock is now ours, else the pid holding it. */
+  private async tryLock(path: string): Promise<number | null> {
+    try {
+      const fh = await fsp.open(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY);
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return null;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    if (HELD.has(path)) return process.pid;
+    const pid = Number((await fsp.readFile(path, 'utf8').catch(() => '')).trim());
+    const st = await fsp.stat(path).catch(() => null);
+    // An empty file is a lock being taken right now, unless it has been empty for seconds.
+    const halfWritten = !pid && st !== null && Date.now() - st.mtimeMs < 5000;
+    if (halfWritten) return 0;
+    if (pid && pid !== process.pid && isAlive(pid)) return pid;
+    await fsp.rm(path, { force: true }); // stale: its owner is gone
+    return this.tryLock(path);
+  }
+}
+
+/** Locks this process holds, so a second writer in the same process waits instead of taking them over. */
+const HELD = new Set<string>();
+
+/**
+ * Compaction (lake/compact.ts) swaps an hour's small files for one in a single rename: it first writes
+ * `_compact-<id>.json` naming the files the merged one replaces, then renames the merged file in. From that
+ * rename on, readers skip the replaced files even before they are deleted; a manifest whose merged file is
+ * not there (compaction died before the switch) means nothing.
+ */
+export async function replacedByCompaction(dir: string, names: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const m of names) {
+    if (!m.startsWith('_compact-') || !m.endsWith('.json')) continue;
+    const manifest = JSON.parse(await fsp.readFile(join(dir, m), 'utf8')) as CompactionManifest;
+    if (names.includes(manifest.file)) for (const r of manifest.replaces) out.add(r);
+  }
+  return out;
+}
+export interface CompactionManifest {
+  file: string;
+  replaces: string[];
+  rows: number;
 }
 
 /** The SQL that reads lake files with their partition columns typed; every reader of the lake uses it. */

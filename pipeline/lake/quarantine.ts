@@ -10,6 +10,8 @@ export interface QuarantineEntry extends Reject {
   eh_partition?: string | null;
   eh_sequence_number?: number | null;
   eh_offset?: string | null;
+  /** ISO 8601 UTC. */
+  eh_enqueued_time?: string | null;
   sha256: string;
   import_id: string;
   quarantined_at: string;

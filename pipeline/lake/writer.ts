@@ -91,6 +91,8 @@ export class SignInWriter {
     private readonly batchId: string,
     private readonly quarantine: QuarantineFile,
     readonly batchRows = 100_000,
+    /** Taken around each landing when other writers may land beside this one (stream consumers). */
+    private readonly landingLock?: () => Promise<() => Promise<void>>,
   ) {}
 
   get pending(): number {
@@ -109,7 +111,7 @@ export class SignInWriter {
   }
 
   private workDir(n: number): string {
-    const dir = join(this.lake.staging, `${this.batchId}-${n}`);
+    const dir = this.lake.stagingDir(`${this.batchId}-${n}`);
     mkdirSync(dir, { recursive: true });
     return dir;
   }
@@ -154,8 +156,11 @@ export class SignInWriter {
   }
 
   private async land(batch: StagedBatch, n: number): Promise<LandResult> {
+    let unlock: (() => Promise<void>) | undefined;
     try {
       batch.close();
+      // The anti-join below must see every file landed before this one, so landings take turns.
+      unlock = await this.landingLock?.();
       const dirs = [...batch.partitions].map((p) => {
         const [date, hour] = p.split('/');
         return this.lake.partitionDir(date, Number(hour));
@@ -180,6 +185,7 @@ export class SignInWriter {
       this.duplicates += batch.rows - landed;
       return { rows: batch.rows, landed, duplicates: batch.rows - landed, files: moved };
     } finally {
+      await unlock?.();
       await fsp.rm(batch.dir, { recursive: true, force: true });
     }
   }

@@ -1,4 +1,4 @@
-import type { LineBatch } from '../sources/files';
+import type { HubCoordinates, LineBatch } from '../sources/files';
 import type { QuarantineReason } from './record';
 import { normalizeRecord, Rejected } from './record';
 import { isRejection, unwrap } from './containers';
@@ -42,6 +42,15 @@ export function normalizeBatch(batch: LineBatch, ingestedAt: string): BatchResul
     unit(out, batch.source, text, batch.firstLine, batch.byteOffset, ingestedAt);
     return out;
   }
+  if (batch.ends) {
+    let start = 0;
+    batch.ends.forEach((end, i) => {
+      const text = decoder.decode(bytes.subarray(start, end)).replace(/^\uFEFF/, '');
+      unit(out, batch.source, text, batch.firstLine + i, batch.byteOffset + start, ingestedAt, batch.events?.[i]);
+      start = end;
+    });
+    return out;
+  }
   let pos = 0;
   let line = batch.firstLine;
   while (pos < bytes.length) {
@@ -60,7 +69,7 @@ export function normalizeBatch(batch: LineBatch, ingestedAt: string): BatchResul
   return out;
 }
 
-function unit(out: BatchResult, source: string, text: string, line: number, byteOffset: number, ingestedAt: string): void {
+function unit(out: BatchResult, source: string, text: string, line: number, byteOffset: number, ingestedAt: string, eh?: HubCoordinates): void {
   let value: Json;
   try {
     value = JSON.parse(text) as Json;
@@ -76,7 +85,7 @@ function unit(out: BatchResult, source: string, text: string, line: number, byte
       continue;
     }
     const own = u.record === value ? text : undefined;
-    const r = normalizeRecord(u.record, u.shape, { source, ingestedAt }, own);
+    const r = normalizeRecord(u.record, u.shape, { source, ingestedAt, eh }, own);
     if (r instanceof Rejected) {
       out.rejects.push({ reason: r.reason, detail: r.detail, source, line, byte_offset: byteOffset, record_index: u.index, raw: own ?? JSON.stringify(u.record) });
     } else {

@@ -21,6 +21,19 @@ export interface LineBatch {
   byteOffset: number;
   /** The whole of `bytes` is one JSON document, not lines. */
   document?: boolean;
+  /**
+   * `bytes` holds several whole documents (Event Hub bodies), the i-th ending at `ends[i]`; `firstLine + i`
+   * numbers the i-th, so a reject can be traced back to its event.
+   */
+  ends?: number[];
+  /** With `ends`: where each document came from on the hub, stored with its rows. */
+  events?: HubCoordinates[];
+}
+export interface HubCoordinates {
+  partition: string;
+  sequenceNumber: number;
+  /** UTC, 'YYYY-MM-DD HH:MM:SS.ffffff' like every lake timestamp. */
+  enqueuedTime: string | null;
 }
 export interface BadInput {
   kind: 'bad';

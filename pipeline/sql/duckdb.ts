@@ -21,11 +21,10 @@ export interface DuckDBOptions {
 }
 
 /**
- * Opens an in-memory DuckDB, runs `fn`, and always releases the native handles. All times are naive
- * TIMESTAMP in UTC: the bundled DuckDB has no ICU, so TIMESTAMPTZ arithmetic is avoided throughout.
+ * An in-memory DuckDB for as long as the caller needs it (a stream consumer keeps one open). All times are
+ * naive TIMESTAMP in UTC: the bundled DuckDB has no ICU, so TIMESTAMPTZ arithmetic is avoided throughout.
  */
-/** Opens an in-memory DuckDB, runs `fn`, and always releases the native handles. */
-export async function withDuckDB<T>(opts: DuckDBOptions, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+export async function openDuckDB(opts: DuckDBOptions): Promise<{ conn: DuckDBConnection; close: () => void }> {
   const instance = await DuckDBInstance.create(':memory:', {
     threads: String(opts.threads ?? 2),
     ...(opts.memoryLimit ? { memory_limit: opts.memoryLimit } : {}),
@@ -33,10 +32,21 @@ export async function withDuckDB<T>(opts: DuckDBOptions, fn: (conn: DuckDBConnec
     temp_directory: opts.tempDirectory ?? join(tmpdir(), `reauth-loops-duckdb-${process.pid}`),
   });
   const conn = await instance.connect();
+  return {
+    conn,
+    close: () => {
+      conn.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/** Opens an in-memory DuckDB, runs `fn`, and always releases the native handles. */
+export async function withDuckDB<T>(opts: DuckDBOptions, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  const db = await openDuckDB(opts);
   try {
-    return await fn(conn);
+    return await fn(db.conn);
   } finally {
-    conn.closeSync();
-    instance.closeSync();
+    db.close();
   }
 }
