@@ -64,7 +64,7 @@ export interface StreamOptions {
   now?: () => Date;
 }
 
-/** Bodies are normalized in chunks of about this size, so both cores share a commit. */
+/** Bodies are normalized in chunks of about this size: big enough to amortize a worker round trip, small enough to spread. */
 const CHUNK_BYTES = 1 << 20;
 
 /**
@@ -78,7 +78,10 @@ const CHUNK_BYTES = 1 << 20;
  */
 export class StreamIngest {
   readonly totals: StreamTotals = { events: 0, read: 0, landed: 0, duplicates: 0, quarantined: 0, files: 0, commits: 0 };
-  private buffer: HubEvent[] = [];
+  /** Per partition, the chunk being filled; sealed chunks are already normalizing on the pool. */
+  private open = new Map<string, { events: HubEvent[]; bytes: number }>();
+  private sealed: Array<{ chunk: Chunk; result: Promise<BatchResult> }> = [];
+  private buffered = 0;
   private bytes = 0;
   private firstBufferedAt: number | null = null;
   private committing: Promise<CommitResult | null> = Promise.resolve(null);
@@ -117,24 +120,42 @@ export class StreamIngest {
     return new StreamIngest(streamId, lake, opts, pool, db, writer, quarantine, started);
   }
 
-  /** Buffer events; nothing is durable (and no checkpoint may move) until commit(). */
+  /**
+   * Buffer events; nothing is durable (and no checkpoint may move) until commit(). Full chunks start
+   * normalizing on the worker threads at once, so parsing overlaps receiving and the previous landing.
+   */
   add(events: readonly HubEvent[]): void {
     if (this.closed) throw new Error('stream ingest is closed');
     if (events.length === 0) return;
     this.firstBufferedAt ??= Date.now();
     for (const e of events) {
-      this.buffer.push(e);
+      let o = this.open.get(e.partitionId);
+      if (!o) this.open.set(e.partitionId, (o = { events: [], bytes: 0 }));
+      o.events.push(e);
+      o.bytes += e.body.length;
       this.bytes += e.body.length;
+      this.buffered++;
+      if (o.bytes >= CHUNK_BYTES) this.seal(e.partitionId);
     }
   }
 
+  private seal(partitionId: string): void {
+    const o = this.open.get(partitionId);
+    if (!o || o.events.length === 0) return;
+    this.open.delete(partitionId);
+    const c = chunk(partitionId, o.events, this.opts.sourceOf(partitionId));
+    const result = this.pool.submit(c.batch);
+    result.catch(() => undefined); // observed in commitNow
+    this.sealed.push({ chunk: c, result });
+  }
+
   get bufferedEvents(): number {
-    return this.buffer.length;
+    return this.buffered;
   }
 
   /** Size or age says it is time to write a file. */
   needsRoll(): boolean {
-    if (this.buffer.length === 0) return false;
+    if (this.buffered === 0) return false;
     return this.bytes >= this.rollBytes || Date.now() - (this.firstBufferedAt ?? Date.now()) >= this.rollMs;
   }
 
@@ -146,30 +167,31 @@ export class StreamIngest {
   }
 
   private async commitNow(): Promise<CommitResult | null> {
-    const events = this.buffer;
-    if (events.length === 0) return null;
-    this.buffer = [];
+    for (const id of [...this.open.keys()]) this.seal(id);
+    const work = this.sealed;
+    if (work.length === 0) return null;
+    this.sealed = [];
+    this.buffered = 0;
     this.bytes = 0;
     this.firstBufferedAt = null;
+    const events = work.flatMap((w) => w.chunk.events);
     const t0 = Date.now();
     const before = { landed: this.writer.landed, duplicates: this.writer.duplicates, quarantined: this.quarantine.count, files: this.writer.files.length };
     let read = 0;
-    const chunks = chunk(events, this.opts.sourceOf);
-    const results = chunks.map((c) => this.pool.submit(c.batch));
     try {
-      for (let i = 0; i < chunks.length; i++) {
-        const r: BatchResult = await results[i];
+      for (const { chunk: c, result } of work) {
+        const r: BatchResult = await result;
         read += r.read;
         for (const q of r.rejects) {
           // line numbers the document inside the chunk (see LineBatch.ends): its event's coordinates.
-          const e = chunks[i].events[(q.line ?? 1) - 1];
+          const e = c.events[(q.line ?? 1) - 1];
           this.quarantine.add({ ...q, line: null, byte_offset: null, eh_partition: e.partitionId, eh_sequence_number: e.sequenceNumber, eh_offset: e.offset, eh_enqueued_time: e.enqueuedTimeUtc.toISOString() });
         }
         for (const row of r.rows) this.writer.add(row);
       }
       await this.writer.flush();
     } catch (e) {
-      await Promise.allSettled(results);
+      await Promise.allSettled(work.map((w) => w.result));
       await this.writer.idle();
       throw e;
     }
@@ -230,15 +252,6 @@ export class StreamIngest {
     );
   }
 
-  /** Drop what is buffered but not committed (after a failure, or when stopping without a final commit). */
-  discard(): number {
-    const n = this.buffer.length;
-    this.buffer = [];
-    this.bytes = 0;
-    this.firstBufferedAt = null;
-    return n;
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -255,35 +268,17 @@ interface Chunk {
   events: HubEvent[];
 }
 
-/** Events of one partition, in order, as multi-document batches of about CHUNK_BYTES. */
-function chunk(events: readonly HubEvent[], sourceOf: (partitionId: string) => string): Chunk[] {
-  const byPartition = new Map<string, HubEvent[]>();
+/** Events of one partition, in order, as one multi-document batch: each body a document. */
+function chunk(partition: string, events: HubEvent[], source: string): Chunk {
+  const bytes = new Uint8Array(events.reduce((n, e) => n + e.body.length, 0)); // its own buffer: moved, not copied, to a worker
+  const ends: number[] = [];
+  const coords: HubCoordinates[] = [];
+  let at = 0;
   for (const e of events) {
-    const list = byPartition.get(e.partitionId);
-    if (list) list.push(e);
-    else byPartition.set(e.partitionId, [e]);
+    bytes.set(e.body, at);
+    at += e.body.length;
+    ends.push(at);
+    coords.push({ partition, sequenceNumber: e.sequenceNumber, enqueuedTime: formatMicros(e.enqueuedTimeUtc.getTime() * 1000) });
   }
-  const out: Chunk[] = [];
-  for (const [partition, list] of byPartition) {
-    for (let i = 0; i < list.length; ) {
-      const part: HubEvent[] = [];
-      let size = 0;
-      while (i < list.length && (part.length === 0 || size + list[i].body.length <= CHUNK_BYTES)) {
-        part.push(list[i]);
-        size += list[i++].body.length;
-      }
-      const bytes = new Uint8Array(size); // its own buffer: moved, not copied, to a worker
-      const ends: number[] = [];
-      const coords: HubCoordinates[] = [];
-      let at = 0;
-      for (const e of part) {
-        bytes.set(e.body, at);
-        at += e.body.length;
-        ends.push(at);
-        coords.push({ partition, sequenceNumber: e.sequenceNumber, enqueuedTime: formatMicros(e.enqueuedTimeUtc.getTime() * 1000) });
-      }
-      out.push({ batch: { kind: 'lines', source: sourceOf(partition), bytes, firstLine: 1, byteOffset: 0, ends, events: coords }, events: part });
-    }
-  }
-  return out;
+  return { batch: { kind: 'lines', source, bytes, firstLine: 1, byteOffset: 0, ends, events: coords }, events };
 }

@@ -1,8 +1,8 @@
 import type { EventDataBatch, EventHubProducerClient } from '@azure/event-hubs';
 import { listInputFiles, readFile } from '../sources/files';
 import { unwrap } from '../normalize/containers';
-import type { Json } from '../normalize/fields';
-import { normalizeRecord, Rejected } from '../normalize/record';
+import type { Json, JsonObject } from '../normalize/fields';
+import { normalizeRecord, Rejected, type RecordShape } from '../normalize/record';
 
 export interface PublishOptions {
   /** Replay speed against the records' own times: 1 = real time, 60 = an hour a minute, 0 = as fast as possible. */
@@ -19,6 +19,7 @@ export interface PublishOptions {
 
 export interface PublishSummary {
   files: number;
+  /** Records sent (lines sent, with asIs). */
   records: number;
   events: number;
   batches: number;
@@ -97,16 +98,20 @@ export async function publish(paths: readonly string[], producer: EventHubProduc
         const unit = units[i].replace(/\r$/, '');
         if (unit.trim() === '') continue;
         const here = { source: item.source, line: item.document ? item.firstLine : item.firstLine + i };
-        if (opts.asIs) {
-          await addBody(Buffer.from(unit, 'utf8'), here);
-          sum.records++;
-          continue;
-        }
-        let value: Json;
+        let value: Json | undefined;
         try {
           value = JSON.parse(unit) as Json;
         } catch (e) {
-          sum.skipped.push({ reason: `not JSON (${(e as Error).message}); publish --as-is sends such lines unchanged`, ...here });
+          if (!opts.asIs) {
+            sum.skipped.push({ reason: `not JSON (${(e as Error).message}); publish --as-is sends such lines unchanged`, ...here });
+            continue;
+          }
+        }
+        if (opts.asIs || value === undefined) {
+          // Paced by the first record the line holds, if it holds one.
+          if (speed > 0 && value !== undefined) await pace(firstRecordMs(value));
+          await addBody(Buffer.from(unit, 'utf8'), here);
+          sum.records++;
           continue;
         }
         for (const u of unwrap(value)) {
@@ -115,10 +120,7 @@ export async function publish(paths: readonly string[], producer: EventHubProduc
             continue;
           }
           const json = JSON.stringify(u.record);
-          if (speed > 0) {
-            const n = normalizeRecord(u.record, u.shape, { source: '', ingestedAt: '' });
-            await pace(n instanceof Rejected ? null : Math.floor(n.micros / 1000));
-          }
+          if (speed > 0) await pace(recordMs(u.record, u.shape));
           const size = Buffer.byteLength(json);
           if (partsBytes + size + 16 > maxBody) await flushBody(); // 16: the {"records":[]} around them
           if (parts.length === 0) where = here;
@@ -133,4 +135,15 @@ export async function publish(paths: readonly string[], producer: EventHubProduc
   await send();
   sum.seconds = (Date.now() - t0) / 1000;
   return sum;
+}
+
+/** A record's event time in ms, read by the normalizer (so every shape and time quirk is understood). */
+function recordMs(record: JsonObject, shape: RecordShape): number | null {
+  const n = normalizeRecord(record, shape, { source: '', ingestedAt: '' });
+  return n instanceof Rejected ? null : Math.floor(n.micros / 1000);
+}
+
+function firstRecordMs(value: Json): number | null {
+  for (const u of unwrap(value)) if (!('rejected' in u)) return recordMs(u.record, u.shape);
+  return null;
 }

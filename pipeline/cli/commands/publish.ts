@@ -67,7 +67,7 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
     process.stdout.write(JSON.stringify(sum) + '\n');
     return;
   }
-  note(`Published ${sum.records.toLocaleString('en-US')} record(s) from ${sum.files} file(s) as ${sum.events.toLocaleString('en-US')} event(s) in ${sum.batches} batch(es), ${(sum.bytes / 1e6).toFixed(1)} MB in ${sum.seconds.toFixed(1)} s.`);
+  note(`Published ${sum.records.toLocaleString('en-US')} ${args['as-is'] ? 'line' : 'record'}(s) from ${sum.files} file(s) as ${sum.events.toLocaleString('en-US')} event(s) in ${sum.batches} batch(es), ${(sum.bytes / 1e6).toFixed(1)} MB in ${sum.seconds.toFixed(1)} s.`);
   if (sum.skipped.length) {
     note(`Not sent: ${sum.skipped.length} item(s):`);
     for (const k of sum.skipped.slice(0, 20)) note(`  ${k.source}${k.line ? `:${k.line}` : ''}: ${k.reason}`);
