@@ -96,7 +96,8 @@ async function main(): Promise<void> {
     const c0 = Date.now();
     let lastCommit = c0;
     try {
-      await consume(hub1, ingest1, { start: 'earliest', stopWhenIdleSeconds: 2, onCommit: () => (lastCommit = Date.now()) });
+      // The figure ends at the commit of the last event; quiet-commit 0.5 s bounds the idle wait before it.
+      await consume(hub1, ingest1, { start: 'earliest', stopWhenIdleSeconds: 2, quietCommitSeconds: 0.5, onCommit: () => (lastCommit = Date.now()) });
     } finally {
       await ingest1.close();
     }

@@ -12,6 +12,7 @@ type Loader = () => Promise<{ builder: (y: Argv) => Argv; handler: (args: Record
 const COMMANDS: Array<{ command: string; describe: string; load: Loader }> = [
   { command: 'import <inputs..>', describe: 'Read sign-in logs (any shape, .gz, folders) into the Parquet lake', load: () => import('./commands/import') },
   { command: 'consume', describe: 'Stream sign-in logs from Azure Event Hubs into the lake, with Blob checkpoints', load: () => import('./commands/consume') },
+  { command: 'pull <url>', describe: 'Copy a lake kept in Blob Storage into a local folder, to analyse it', load: () => import('./commands/pull') },
   { command: 'compact', describe: 'Merge each settled hour\'s small Parquet files into one, atomically', load: () => import('./commands/compact') },
   { command: 'detect', describe: 'Find users in reauthentication loops; write flagged sessions', load: () => import('./commands/detect') },
   { command: 'clusters', describe: 'Find tenant-wide loop clusters (many users looping at once)', load: () => import('./commands/clusters') },

@@ -7,6 +7,7 @@ import { NormalizePool } from '../normalize/pool';
 import { formatMicros } from '../normalize/time';
 import { atomicWrite, Lake } from './lake';
 import { QuarantineFile } from './quarantine';
+import type { BlobMirror } from './remote';
 import { SignInWriter } from './writer';
 
 /** One event as the consumer hands it over: the body's bytes, untouched, and where it sat on the hub. */
@@ -61,6 +62,8 @@ export interface StreamOptions {
   /** How long a commit waits for another writer (an import) to finish landing (default 30 min). */
   lockWaitMs?: number;
   onLockWait?: (holder: number) => void;
+  /** The lake is in Blob Storage: the folder is its local spool, and a file is committed once uploaded. */
+  mirror?: BlobMirror;
   now?: () => Date;
 }
 
@@ -112,6 +115,7 @@ export class StreamIngest {
     const lake = new Lake(lakeDir);
     await lake.ensure();
     await lake.clearStaging();
+    await opts.mirror?.reconcile(lake);
     const quarantine = new QuarantineFile(lake.quarantine, streamId, now);
     const pool = new NormalizePool(started.toISOString().replace('T', ' ').replace('Z', ''), opts.workers);
     const db = await openDuckDB({ memoryLimit: opts.memoryLimit ?? '1GB' });
@@ -216,14 +220,20 @@ export class StreamIngest {
       files: this.writer.files.length,
       commits: this.totals.commits + 1,
     });
-    await this.writeSummary();
+    const summary = await this.writeSummary();
+    const files = this.writer.files.slice(before.files);
+    if (this.opts.mirror) {
+      await this.opts.mirror.pushFiles(this.lake, files);
+      if (quarantined) await this.opts.mirror.pushReplace(this.lake, this.quarantine.path);
+      await this.opts.mirror.pushReplace(this.lake, summary);
+    }
     return {
       events: events.length,
       read,
       landed,
       duplicates,
       quarantined,
-      files: this.writer.files.slice(before.files),
+      files,
       positions: [...last.values()].map((e) => ({ partitionId: e.partitionId, sequenceNumber: e.sequenceNumber, offset: e.offset })),
       seconds: (done - t0) / 1000,
       latenciesMs: events.map((e) => done - e.enqueuedTimeUtc.getTime()),
@@ -231,10 +241,11 @@ export class StreamIngest {
   }
 
   /** _imports/<stream-id>.json: the running totals, rewritten after every commit. */
-  private async writeSummary(): Promise<void> {
+  private async writeSummary(): Promise<string> {
     const finished = this.now();
+    const path = join(this.lake.imports, `${this.streamId}.json`);
     await atomicWrite(
-      join(this.lake.imports, `${this.streamId}.json`),
+      path,
       JSON.stringify(
         {
           import_id: this.streamId,
@@ -250,6 +261,7 @@ export class StreamIngest {
         2,
       ) + '\n',
     );
+    return path;
   }
 
   async close(): Promise<void> {

@@ -160,6 +160,11 @@ export interface ConsumeOptions {
   maxBatchSize?: number;
   ownerId?: string;
   balance?: BalanceOptions;
+  /**
+   * Commit what is buffered once nothing has arrived for this long (default 2 s): Entra delivers in bursts,
+   * so waiting out --roll-seconds after a burst would only add latency.
+   */
+  quietCommitSeconds?: number;
   /** Stop once nothing has arrived for this long and all is committed (demo, tests, catch-up jobs). */
   stopWhenIdleSeconds?: number;
   /** Aborting stops the consumer cleanly: no new events, a last commit, checkpoints, then return. */
@@ -278,7 +283,8 @@ export async function consume(hub: HubClients, ingest: StreamIngest, opts: Consu
     if (ticking || stopping) return;
     ticking = true;
     void (async () => {
-      if (ingest.needsRoll()) await commit();
+      const quiet = Date.now() - lastArrival >= (opts.quietCommitSeconds ?? 2) * 1000;
+      if (ingest.needsRoll() || (quiet && ingest.bufferedEvents > 0)) await commit();
       else if (unsaved.size) await saveCheckpoints();
       const now = Date.now();
       if (now - lastStatus >= (opts.statusEveryMs ?? 1000)) {

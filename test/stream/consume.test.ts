@@ -189,3 +189,14 @@ test('consume (the command) stops on SIGINT: commits what it holds, checkpoints,
   const out = child.lines.join('\n') + child.stderr.join('');
   for (const secret of ['devkey', svc.storageConnectionString.match(/AccountKey=([^;]+)/)![1]]) expect(out).not.toContain(secret);
 });
+
+test('a wrong storage key fails at start with what to do, and the key is in no output', async () => {
+  const canary = Buffer.from('CANARY-storage-key-never-printed').toString('base64');
+  const badStorage = svc.storageConnectionString.replace(/AccountKey=[^;]+/, `AccountKey=${canary}`);
+  const child = spawnCli(['consume', '--lake', tmp.sub('canary'), '--json'], { ...svc.env, REAUTH_STORAGE_CONNECTION_STRING: badStorage });
+  const exit = await child.exited;
+  const stderr = child.stderr.join('');
+  expect(exit.code).toBe(3);
+  expect(stderr).toMatch(/Cannot use the checkpoint container "reauth-loops-checkpoints": .*403.* Storage Blob Data Contributor/);
+  expect(stderr + child.lines.join('\n')).not.toContain(canary);
+});

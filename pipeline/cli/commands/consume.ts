@@ -1,13 +1,16 @@
 import type { Argv } from 'yargs';
 import { CliError } from '../../errors';
 import { StreamIngest } from '../../lake/stream';
-import { consume, CREDENTIAL_KINDS, ENV, loadSettings, openHub, type ConsumeEvent, type CredentialKind, type PartitionStatus } from '../../sources/eventhub';
+import { join } from 'node:path';
+import { BlobMirror, isBlobUrl, parseBlobLake } from '../../lake/remote';
+import { consume, credentialFor, CREDENTIAL_KINDS, ENV, loadSettings, openHub, type ConsumeEvent, type CredentialKind, type HubSettings, type PartitionStatus } from '../../sources/eventhub';
 import { redact } from '../../secrets';
 import { sanitizeForTerminal } from '../output';
 
 export function builder(y: Argv): Argv {
   return y
-    .option('lake', { type: 'string', demandOption: true, describe: 'Lake folder to land Parquet in (created if missing)' })
+    .option('lake', { type: 'string', demandOption: true, describe: 'Lake folder, or a Blob/ADLS URL https://<account>.blob.core.windows.net/<container>/<prefix>' })
+    .option('spool', { type: 'string', describe: 'With a Blob lake: the local folder files are written in before upload [default: .reauth-spool/<account>-<container>-<prefix>]' })
     .option('config', { type: 'string', describe: 'JSON file with settings (eventHubConnectionString, storageConnectionString, namespace, eventHub, ...)' })
     .option('event-hub', { type: 'string', describe: 'Event hub name (when the connection string has no EntityPath, or with --namespace)' })
     .option('namespace', { type: 'string', describe: 'Event Hubs namespace, e.g. contoso.servicebus.windows.net: sign in with Microsoft Entra instead of a connection string' })
@@ -19,6 +22,7 @@ export function builder(y: Argv): Argv {
     .option('start', { choices: ['earliest', 'latest'], default: 'earliest', describe: 'Where a partition with no checkpoint starts' })
     .option('roll-mb', { type: 'number', default: 32, describe: 'Commit a file once this many MB of bodies are buffered' })
     .option('roll-seconds', { type: 'number', default: 60, describe: '... or once the oldest buffered event is this old' })
+    .option('quiet-commit-seconds', { type: 'number', default: 2, describe: '... or once nothing has arrived for this long (Entra sends bursts)' })
     .option('max-batch', { type: 'number', default: 1000, describe: 'Events per read from a partition' })
     .option('workers', { type: 'number', describe: 'Threads that parse and normalize (default: one per core)' })
     .option('owner-id', { type: 'string', describe: 'Name of this consumer in partition ownership [default: host-pid]' })
@@ -30,6 +34,7 @@ export function builder(y: Argv): Argv {
     .example(`${ENV.eventHubConnectionString}=... ${ENV.storageConnectionString}=... $0 consume --lake ./lake`, 'connection strings from the environment')
     .example('$0 consume --lake /data/lake --namespace contoso.servicebus.windows.net --event-hub signins --storage-account-url https://contosockpt.blob.core.windows.net --consumer-group reauth-loops', 'managed identity (production)')
     .example('$0 consume --lake ./lake --config hub.json --json', 'settings in a file, JSON logs for a service')
+    .example('$0 consume --lake https://contosolake.blob.core.windows.net/signins --spool /var/lib/reauth-loops/spool --namespace ... --event-hub signins --storage-account-url https://contosolake.blob.core.windows.net', 'a lake in Blob Storage (read it with `pull`)')
     .epilog(
       'Runs until SIGINT/SIGTERM: then it stops reading, commits what it holds, moves the checkpoints and exits 0. ' +
         'Several consumers (same consumer group and checkpoint container, on one or several machines) share the partitions and take over ' +
@@ -60,7 +65,9 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
     ownerId: args['owner-id'] as string | undefined,
     balance: { updateIntervalInMs: (args['balance-interval-seconds'] as number) * 1000, partitionOwnershipExpirationIntervalInMs: (args['ownership-expiry-seconds'] as number) * 1000 },
   });
-  const ingest = await StreamIngest.open(args.lake as string, {
+  const { dir, mirror } = await lakeTarget(args.lake as string, args.spool as string | undefined, settings);
+  const ingest = await StreamIngest.open(dir, {
+    mirror,
     sourceOf: (p) => `eventhub://${hub.scope.fullyQualifiedNamespace}/${hub.scope.eventHubName}/${p}`,
     rollBytes: (args['roll-mb'] as number) * 1024 * 1024,
     rollSeconds: args['roll-seconds'] as number,
@@ -85,6 +92,7 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
     await consume(hub, ingest, {
       start: args.start as 'earliest' | 'latest',
       maxBatchSize: args['max-batch'] as number,
+      quietCommitSeconds: args['quiet-commit-seconds'] as number,
       stopWhenIdleSeconds: args['stop-when-idle'] as number | undefined,
       signal: stop.signal,
       onEvent: log,
@@ -146,4 +154,13 @@ function statusText(e: Extract<ConsumeEvent, { event: 'status' }>): string {
 function lagOf(p: PartitionStatus): string {
   if (p.lastEnqueuedSequenceNumber === null) return '?';
   return String(Math.max(0, p.lastEnqueuedSequenceNumber - (p.lastSequenceNumber ?? -1)));
+}
+
+/** A folder is the lake; a Blob URL is mirrored from a local spool folder (lake/remote.ts). */
+async function lakeTarget(lake: string, spool: string | undefined, s: HubSettings): Promise<{ dir: string; mirror?: BlobMirror }> {
+  if (!isBlobUrl(lake)) return { dir: lake };
+  const loc = parseBlobLake(lake);
+  const auth = s.storageConnectionString ? { connectionString: s.storageConnectionString } : { credential: await credentialFor(s) };
+  const safe = `${new URL(loc.accountUrl).host}${new URL(loc.accountUrl).pathname}-${loc.container}-${loc.prefix}`.replace(/[^A-Za-z0-9.-]+/g, '_');
+  return { dir: spool ?? join('.reauth-spool', safe), mirror: BlobMirror.open(loc, auth) };
 }
