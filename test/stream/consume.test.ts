@@ -18,7 +18,7 @@ import { REPO, lakeRows, tempDir } from '../support/tmp';
 const tmp = tempDir();
 let svc: Services;
 beforeAll(async () => {
-  svc = await startServices({ partitions: 4, moreHubs: ['property'] });
+  svc = await startServices({ partitions: 4, moreHubs: ['property', 'blob'] });
 });
 afterAll(async () => {
   await svc?.stop();
@@ -199,4 +199,41 @@ test('a wrong storage key fails at start with what to do, and the key is in no o
   expect(exit.code).toBe(3);
   expect(stderr).toMatch(/Cannot use the checkpoint container "reauth-loops-checkpoints": .*403.* Storage Blob Data Contributor/);
   expect(stderr + child.lines.join('\n')).not.toContain(canary);
+});
+
+test('a lake in Blob Storage: consume uploads each committed file, pull brings the lake back, and files the spool had but the container lacked go up at start', async () => {
+  const endpoint = svc.storageConnectionString.match(/BlobEndpoint=([^;]+)/)![1].replace(/\/+$/, '');
+  const url = `${endpoint}/lake/tenant-a`;
+  const spool = tmp.sub('blob-spool');
+  // A spool file that never reached the container (a crash between landing and upload).
+  const early = tmp.sub('early.ndjson');
+  writeFileSync(early, lines(mfaFlow(0, { user: 'early' })));
+  await importFiles([early], spool);
+
+  const f = tmp.sub('blob.ndjson');
+  writeFileSync(f, lines([...mfaFlow(0, { user: 'blob1' }), ...mfaFlow(30, { user: 'blob1' }), ...mfaFlow(60, { user: 'blob1' }), ...mfaFlow(0, { user: 'blob2' })]));
+  const producer = new EventHubProducerClient(svc.hub.connectionString('blob'));
+  await publish([f], producer, { asIs: true });
+  await producer.close();
+  const env = { ...svc.env, REAUTH_EVENTHUB_CONNECTION_STRING: svc.hub.connectionString('blob') };
+  const child = spawnCli(['consume', '--lake', url, '--spool', spool, '--json', '--stop-when-idle', '1', '--balance-interval-seconds', '0.5', '--checkpoint-container', 'blob-ckpt'], env);
+  expect(await child.exited).toEqual({ code: 0, signal: null });
+
+  const blobs: string[] = [];
+  for await (const b of svc.container('lake').listBlobsFlat({ prefix: 'tenant-a/' })) blobs.push(b.name);
+  expect(blobs.filter((b) => /^tenant-a\/sign_ins\/date=2026-04-14\/hour=09\/part-.+\.parquet$/.test(b)).length).toBeGreaterThanOrEqual(2);
+  expect(blobs.some((b) => /^tenant-a\/_imports\/str-.+\.json$/.test(b))).toBe(true);
+
+  const pulled = tmp.sub('pulled');
+  const pull = spawnCli(['pull', url, '--to', pulled], svc.env);
+  expect(await pull.exited).toEqual({ code: 0, signal: null });
+  expect(pull.stderr.join('')).toMatch(/Pulled \d+ file\(s\)/);
+  const got = await lakeRows(pulled);
+  expect(got.map((r) => r.user_principal_name).sort()).toEqual(await lakeRows(spool).then((rows) => rows.map((r) => r.user_principal_name).sort()));
+  expect(new Set(got.map((r) => r.user_principal_name))).toEqual(new Set(['early@contoso.example', 'blob1@contoso.example', 'blob2@contoso.example']));
+  expect((await detect(pulled)).flagged.rows.map((r) => r.user_principal_name)).toEqual(['blob1@contoso.example']);
+  // Pulling again downloads no Parquet file twice.
+  const again = spawnCli(['pull', url, '--to', pulled], svc.env);
+  await again.exited;
+  expect(again.stderr.join('')).toMatch(/\((\d+) already there\)/);
 });
