@@ -5,6 +5,7 @@
  *   1. batch: importFiles on the simulated file (the figure the stream is held against);
  *   2. backlog: the file is published to the local hub first, then `consume` drains it from the earliest
  *      event: events/s and records/s from the hub into committed Parquet (checkpoints in Azurite);
+ *   2b. the SDK alone reading the same bodies and dropping them: the hub's and the client's ceiling;
  *   3. live: `publish --speed` replays the day while `consume` runs: latency from enqueue to committed file
  *      per event (p50, p95), at --roll-seconds.
  *
@@ -19,6 +20,7 @@ import yargs from 'yargs';
 import { startAzurite } from '../devhub/azurite';
 import { importFiles } from '../lake/ingest';
 import { StreamIngest } from '../lake/stream';
+import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import { consume, openHub } from '../sources/eventhub';
 import { writeSimulation } from '../simulate/simulate';
 
@@ -106,6 +108,25 @@ async function main(): Promise<void> {
     if (backlog.records !== batch.read) throw new Error(`the stream read ${backlog.records} items, the batch import ${batch.read}: not the same data`);
     process.stderr.write(`backlog: ${int(backlog.records / drainSeconds)} records/s\n`);
 
+    // 2b. the SDK alone: every body read from the same hub, nothing done with it (the hub's and SDK's ceiling)
+    const raw = new EventHubConsumerClient('$Default', h1.connectionString);
+    const r0 = Date.now();
+    let rawEvents = 0;
+    await new Promise<void>((done) => {
+      const sub = raw.subscribe(
+        {
+          processEvents: async (events) => {
+            rawEvents += events.length;
+            if (rawEvents >= backlog.events) void sub.close().then(done);
+          },
+          processError: async () => undefined,
+        },
+        { startPosition: earliestEventPosition, maxBatchSize: 1000, maxWaitTimeInSeconds: 1, skipParsingBodyAsJson: true },
+      );
+    });
+    const rawSeconds = (Date.now() - r0) / 1000;
+    await raw.close();
+
     // 3. live
     const h2 = await startHubProcess(argv.partitions);
     hubs.push(h2.proc);
@@ -130,6 +151,7 @@ async function main(): Promise<void> {
       ['batch import (baseline)', `${int(batch.records_per_second)} records/s (${batch.seconds.toFixed(1)} s)`],
       ['stream, backlog drained', `${int(backlog.records / drainSeconds)} records/s = ${int(backlog.events / drainSeconds)} events/s (${drainSeconds.toFixed(1)} s, ${backlog.files} files) → ${((100 * backlog.records) / drainSeconds / batch.records_per_second).toFixed(0)}% of batch (aim ≥ 50%)`],
       ['stream, live', `${int(ingest2.totals.events)} events published over ${publishedIn.toFixed(1)} s (--speed ${int(speed)}); enqueue → committed p50 ${(pct(latencies, 50) / 1000).toFixed(2)} s, p95 ${(pct(latencies, 95) / 1000).toFixed(2)} s, max ${(latencies[latencies.length - 1] / 1000).toFixed(2)} s at --roll-seconds ${argv['roll-seconds']}`],
+      ['SDK read alone (ceiling)', `${int(rawEvents / rawSeconds)} events/s (${rawSeconds.toFixed(1)} s): the same bodies read from the hub and dropped`],
       ['(publish, for scale)', `${int(backlog.events / publishSeconds)} events/s into the local hub`],
       ['machine', `${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`],
     ];

@@ -547,11 +547,10 @@ test('retention drops the oldest events and moves the beginning sequence number'
 
 test('bad clients get AMQP errors or a closed socket, and the server keeps serving the SDK', async () => {
   // Not AMQP at all, then a valid AMQP header followed by garbage frames.
-  const dbg = setInterval(() => console.log(lines.slice(-5).join('\n')), 3000);
-  afterAll(() => clearInterval(dbg));
   for (const bytes of [Buffer.from('GET / HTTP/1.1\r\nHost: devhub\r\n\r\n'), Buffer.concat([Buffer.from('AMQP\x00\x01\x00\x00', 'latin1'), randomBytes(256)])]) {
     const socket = tcpConnect(hub.port, '127.0.0.1');
     socket.on('error', () => undefined);
+    socket.resume(); // read (and ignore) the server's AMQP header, or 'close' never comes
     await once(socket, 'connect');
     socket.end(bytes);
     await once(socket, 'close');
