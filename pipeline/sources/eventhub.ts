@@ -223,7 +223,10 @@ export async function consume(hub: HubClients, ingest: StreamIngest, opts: Consu
     try {
       r = await ingest.commit();
     } catch (e) {
-      failure ??= new Error(`commit failed, consumer stopped before moving any checkpoint past it: ${redact((e as Error).message)}`);
+      failure ??= new CliError(
+        `A commit failed, so the consumer stopped without moving any checkpoint past it: ${redact((e as Error).message)}\nNothing is lost: fix the cause (disk space, permissions on the lake) and start it again; it resumes at the last checkpoint.`,
+        4,
+      );
       stop('commit failed');
       return;
     }
@@ -237,8 +240,7 @@ export async function consume(hub: HubClients, ingest: StreamIngest, opts: Consu
     emit({ event: 'commit', events: r.events, read: r.read, landed: r.landed, duplicates: r.duplicates, quarantined: r.quarantined, files: r.files.length, seconds: r.seconds, checkpoints });
   };
 
-  let subscription: Subscription | null = null;
-  subscription = hub.consumer.subscribe(
+  const subscription: Subscription = hub.consumer.subscribe(
     {
       processInitialize: async (ctx: PartitionContext) => {
         part(ctx.partitionId).owned = true;

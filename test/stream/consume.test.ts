@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
 import { importFiles } from '../../pipeline/lake/ingest';
@@ -18,7 +18,7 @@ import { REPO, lakeRows, tempDir } from '../support/tmp';
 const tmp = tempDir();
 let svc: Services;
 beforeAll(async () => {
-  svc = await startServices({ partitions: 4, moreHubs: ['property', 'blob', 'repack'] });
+  svc = await startServices({ partitions: 4, moreHubs: ['property', 'blob', 'repack', 'fail'] });
 });
 afterAll(async () => {
   await svc?.stop();
@@ -253,4 +253,31 @@ test('publish repacks any shape into diagnostic-settings bodies, and the consume
   const noRaw = (rows: Record<string, unknown>[]) => strip(rows).map(({ raw: _raw, ...rest }) => rest);
   expect(noRaw(await lakeRows(lake))).toEqual(noRaw(await lakeRows(batchLake)));
   expect((await detect(lake)).flagged.rows).toEqual((await detect(batchLake)).flagged.rows);
+});
+
+test('a commit that cannot be written stops the consumer (exit 4) with no checkpoint past it; after the fix, a restart lands everything', async () => {
+  const lake = tmp.sub('fail');
+  // The lake cannot take this day's folder: a file stands where the partition folder must go.
+  mkdirSync(join(lake, 'sign_ins'), { recursive: true });
+  writeFileSync(join(lake, 'sign_ins', 'date=2026-04-14'), 'in the way');
+  const f = tmp.sub('fail.ndjson');
+  writeFileSync(f, lines([...mfaFlow(0, { user: 'fail1' }), ...mfaFlow(30, { user: 'fail2' })]));
+  const producer = new EventHubProducerClient(svc.hub.connectionString('fail'));
+  await publish([f], producer, { asIs: true });
+  await producer.close();
+  const env = { ...svc.env, REAUTH_EVENTHUB_CONNECTION_STRING: svc.hub.connectionString('fail') };
+  const args = ['consume', '--lake', lake, '--stop-when-idle', '1', '--balance-interval-seconds', '0.5', '--checkpoint-container', 'fail-ckpt'];
+
+  const first = spawnCli(args, env);
+  expect((await first.exited).code).toBe(4);
+  expect(first.stderr.join('')).toContain('A commit failed, so the consumer stopped without moving any checkpoint past it');
+  expect(first.stderr.join('')).toContain('Nothing is lost');
+  const checkpoints: number[] = [];
+  for await (const b of svc.container('fail-ckpt').listBlobsFlat({ includeMetadata: true })) if (b.name.includes('/checkpoint/')) checkpoints.push(Number(b.metadata?.sequencenumber));
+  expect(checkpoints).toEqual([]);
+
+  rmSync(join(lake, 'sign_ins', 'date=2026-04-14'));
+  const second = spawnCli(args, env);
+  expect(await second.exited).toEqual({ code: 0, signal: null });
+  expect((await lakeRows(lake)).map((r) => r.user_principal_name).sort()).toEqual(['fail1@contoso.example', 'fail1@contoso.example', 'fail2@contoso.example', 'fail2@contoso.example']);
 });
