@@ -109,7 +109,8 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
   const readers = new Set<Reader>();
   const readerOf = new WeakMap<Sender, Reader>();
   const inboundOf = new WeakMap<Receiver, Inbound>();
-  const pendingReplies = new WeakMap<Sender, Message[]>();
+  /** Our senders for clients' $cbs/$management reply links, with replies waiting for credit. */
+  const replyLinks = new WeakMap<Sender, Message[]>();
   const connections = new Set<Connection>();
   const connectionIds = new WeakMap<Connection, string>();
   const faults: Record<FaultKind, number> = { 'detach-receivers': 0, 'server-busy-send': 0, 'close-connections': 0 };
@@ -139,14 +140,8 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
     return true;
   };
 
-  /** Looks up `<hub>/Partitions/<id>`-style parts; an AmqpError names what is missing. */
-  function find(hubName: string, partitionId?: string): { hub: Hub; partition?: Partition } | Failure {
-    const hub = hubs.get(hubName.toLowerCase());
-    if (!hub) return notFound(hubName);
-    if (partitionId === undefined) return { hub };
-    const partition = hub.partitions.find((p) => p.id === partitionId);
-    return partition ? { hub, partition } : outOfRange(hub);
-  }
+  const findHub = (name: string): Hub | Failure => hubs.get(name.toLowerCase()) ?? notFound(name);
+  const findPartition = (hub: Hub, id: string): Partition | Failure => hub.partitions.find((p) => p.id === id) ?? outOfRange(hub);
 
   // ---- links ---------------------------------------------------------------------------------------
 
@@ -155,15 +150,19 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
     const address = link.source?.address ?? '';
     const id = idOf(link.connection);
     if (address === '$cbs' || address === '$management' || address.endsWith('/$management')) {
+      replyLinks.set(link, []);
       echoTermini(link);
       return;
     }
     const match = /^([^/]+)\/ConsumerGroups\/([^/]+)\/Partitions\/([^/]+)$/i.exec(address);
-    const found = match ? find(match[1], match[3]) : notFound(address);
-    if (!('hub' in found)) return refuse(link, found);
-    const { hub, partition } = found as { hub: Hub; partition: Partition };
-    const group = hub.groups.get(match![2].toLowerCase());
-    if (!group) return refuse(link, notFound(`${hub.name}/ConsumerGroups/${match![2]}`));
+    if (!match) return refuse(link, notFound(address));
+    const [, hubName, groupName, partitionId] = match;
+    const hub = findHub(hubName);
+    if (failed(hub)) return refuse(link, hub);
+    const partition = findPartition(hub, partitionId);
+    if (failed(partition)) return refuse(link, partition);
+    const group = hub.groups.get(groupName.toLowerCase());
+    if (!group) return refuse(link, notFound(`${hub.name}/ConsumerGroups/${groupName}`));
     const text = filterText(link.source?.filter?.[SELECTOR_FILTER]);
     const selector = text === undefined ? { on: 'offset' as const, value: 'earliest' as const, inclusive: false } : parseSelector(text);
     if (!selector) {
@@ -229,9 +228,12 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
     else if (address === '$management' || address.endsWith('/$management')) inbound = { kind: 'management' };
     else {
       const match = /^([^/]+)(?:\/Partitions\/([^/]+))?$/i.exec(address);
-      const found = match ? find(match[1], match[2]) : notFound(address);
-      if (!('hub' in found)) return refuse(link, found);
-      inbound = { kind: 'publish', ...found };
+      if (!match) return refuse(link, notFound(address));
+      const hub = findHub(match[1]);
+      if (failed(hub)) return refuse(link, hub);
+      const partition = match[2] === undefined ? undefined : findPartition(hub, match[2]);
+      if (partition && failed(partition)) return refuse(link, partition);
+      inbound = { kind: 'publish', hub, partition };
       // Advertised so createBatch() sizes batches to what we accept (it becomes maxSizeInBytes).
       attachFields(link).max_message_size = maxMessageSize;
       log(`${id} publisher attached: ${address}`);
@@ -261,7 +263,7 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
   /** Sends events while the consumer has credit; called on attach credit, 'sendable' and each append. */
   function pump(reader: Reader): void {
     const { link, partition } = reader;
-    while (readers.has(reader) && link.sendable()) {
+    while (readers.has(reader) && link.is_open() && link.sendable()) {
       const event = partition.eventFrom(reader.next);
       if (!event) return;
       if (takeFault('detach-receivers')) {
@@ -283,17 +285,12 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
         'x-opt-enqueued-time': event.enqueuedTime,
       };
       if (event.partitionKey !== undefined) annotations[PARTITION_KEY] = event.partitionKey;
-      const delivered: Message = { ...event.message, message_annotations: annotations };
-      if (reader.runtimeMetrics) {
-        // Read by eventData.js fromRheaMessage into lastEnqueuedEventProperties.
-        const last = partition.properties();
-        delivered.delivery_annotations = {
-          last_enqueued_sequence_number: amqpTypes.wrap_long(last.lastSequenceNumber),
-          last_enqueued_offset: last.lastOffset,
-          last_enqueued_time_utc: last.lastEnqueuedTime,
-          runtime_info_retrieval_time_utc: new Date(),
-        };
-      }
+      const delivered: Message = {
+        ...event.message,
+        message_annotations: annotations,
+        // A publisher's delivery annotations are not passed on; runtime metrics go here when asked for.
+        delivery_annotations: reader.runtimeMetrics ? runtimeInfo(partition) : undefined,
+      };
       link.send(delivered);
       reader.next = event.sequenceNumber + 1;
     }
@@ -395,9 +392,8 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
       return { code: 501, condition: 'amqp:not-implemented', description: `Unsupported $management operation '${props.operation}'.` };
     }
     if (typeof props.name !== 'string') return badRequest('READ needs the hub name in "name".');
-    const found = find(props.name);
-    if (!('hub' in found)) return { code: 404, ...found };
-    const { hub } = found;
+    const hub = findHub(props.name);
+    if (failed(hub)) return { code: 404, ...hub };
     if (props.type === 'com.microsoft:eventhub') {
       const body = {
         name: hub.name,
@@ -409,8 +405,8 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
       return { code: 200, description: 'OK', body };
     }
     if (props.type === 'com.microsoft:partition') {
-      const partition = hub.partitions.find((p) => p.id === String(props.partition));
-      if (!partition) return { code: 400, ...outOfRange(hub) };
+      const partition = findPartition(hub, String(props.partition));
+      if (failed(partition)) return { code: 400, ...partition };
       const p = partition.properties();
       const body = {
         name: hub.name,
@@ -430,7 +426,7 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
   /** Answers on the client's receiver named by reply_to, queueing if it has no credit yet. */
   function reply(connection: Connection, request: Message, status: Status): void {
     const replyTo = request.reply_to;
-    const link: Sender | undefined = replyTo ? connection.find_sender((s: Sender) => s.name === replyTo) : undefined;
+    const link: Sender | undefined = connection.find_sender((s: Sender) => replyLinks.has(s) && s.name === replyTo);
     if (!link) {
       log(`${idOf(connection)} dropped a reply: no receiver link named '${replyTo}'`);
       return;
@@ -440,16 +436,13 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
       'status-description': status.description,
     };
     if (status.condition) application_properties['error-condition'] = status.condition;
-    const response: Message = { correlation_id: request.message_id, application_properties, body: status.body };
-    const queue = pendingReplies.get(link) ?? [];
-    queue.push(response);
-    pendingReplies.set(link, queue);
+    replyLinks.get(link)!.push({ correlation_id: request.message_id, application_properties, body: status.body });
     flushReplies(link);
   }
 
   function flushReplies(link: Sender): void {
-    const queue = pendingReplies.get(link);
-    while (queue?.length && link.sendable()) link.send(queue.shift()!);
+    const queue = replyLinks.get(link);
+    while (queue?.length && link.is_open() && link.sendable()) link.send(queue.shift()!);
   }
 
   // ---- wiring --------------------------------------------------------------------------------------
@@ -492,7 +485,7 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
   container.on('connection_close', (c: EventContext) => {
     connections.delete(c.connection);
     dropClosedReaders();
-    log(`${idOf(c.connection)} closed by the client`);
+    log(`${idOf(c.connection)} closed`);
   });
   container.on('disconnected', (c: EventContext) => {
     connections.delete(c.connection);
@@ -503,7 +496,7 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
   container.on('error', (error: unknown) => log(`error: ${String(error)}`));
   container.on('protocol_error', (error: unknown) => log(`protocol error: ${String(error)}`));
   for (const event of ['connection_error', 'session_error', 'sender_error', 'receiver_error']) {
-    container.on(event, (c: EventContext) => log(`${idOf(c.connection)} peer reported ${event}: ${describe(c)}`));
+    container.on(event, (c: EventContext) => log(`${idOf(c.connection)} peer reported ${event}: ${errorOf(c)}`));
   }
 
   const sockets = new Set<Socket>();
@@ -539,6 +532,7 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
       ),
     injectFault: ({ kind, count = 1 }) => {
       if (!(kind in faults)) throw new TypeError(`Unknown fault kind '${kind}'`);
+      if (!Number.isInteger(count) || count < 1) throw new TypeError(`A fault count must be a positive integer, got ${count}`);
       faults[kind] += count;
       log(`fault armed: ${kind} ×${count}`);
     },
@@ -549,7 +543,7 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
         connection.close({ condition: 'amqp:connection:forced', description: 'DevHub is shutting down.' });
       }
       // Destroying with an error makes rhea clean up (heartbeat timers) as it does for a peer that vanished.
-      const deadline = setTimeout(() => sockets.forEach((s) => s.destroy(new Error('DevHub closed'))), sockets.size ? 1000 : 0);
+      const deadline = setTimeout(() => sockets.forEach((s) => s.destroy(new Error('DevHub closed'))), 1000);
       await closed;
       clearTimeout(deadline);
       for (const reader of readers) drop(reader);
@@ -559,6 +553,19 @@ export async function startDevHub(opts: DevHubOptions = {}): Promise<DevHub> {
 
 // rhea types decode() with its own body-less Message type.
 const decode = (bytes: Buffer): Message => amqpMessage.decode(bytes) as unknown as Message;
+
+const failed = (found: object): found is Failure => 'condition' in found;
+
+/** Read by eventData.js fromRheaMessage into the SDK's lastEnqueuedEventProperties. */
+function runtimeInfo(partition: Partition): Record<string, unknown> {
+  const last = partition.properties();
+  return {
+    last_enqueued_sequence_number: amqpTypes.wrap_long(last.lastSequenceNumber),
+    last_enqueued_offset: last.lastOffset,
+    last_enqueued_time_utc: last.lastEnqueuedTime,
+    runtime_info_retrieval_time_utc: new Date(),
+  };
+}
 
 function badRequest(description: string): Status {
   return { code: 400, condition: 'com.microsoft:argument-error', description };
@@ -602,7 +609,7 @@ function peer(connection: Connection): string {
   return socket?.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown peer';
 }
 
-function describe(context: EventContext): string {
+function errorOf(context: EventContext): string {
   const error = (context.sender ?? context.receiver ?? context.session ?? context.connection)?.error as AmqpError | undefined;
   return error ? `${error.condition}: ${error.description}` : 'no error';
 }

@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import {
   EventHubConsumerClient,
+  RetryMode,
   earliestEventPosition,
   latestEventPosition,
   type PartitionContext,
@@ -122,6 +123,8 @@ export async function openHub(s: HubSettings, opts: { ownerId?: string; balance?
   const store = new BlobCheckpointStore(container);
   const clientOptions = {
     identifier: opts.ownerId ?? `${hostname()}-${process.pid}`,
+    // The SDK waits 30 s before its first retry by default; a dropped link should cost a second, not half a minute.
+    retryOptions: { mode: RetryMode.Exponential, retryDelayInMs: 500, maxRetryDelayInMs: 30_000, maxRetries: 5 },
     loadBalancingOptions: { strategy: 'balanced' as const, ...opts.balance },
   };
   const consumer = s.eventHubConnectionString
