@@ -12,6 +12,8 @@ export interface QuarantineEntry extends Reject {
   eh_offset?: string | null;
   /** ISO 8601 UTC. */
   eh_enqueued_time?: string | null;
+  /** The exact bytes, when `raw` (decoded text) may not be them: an event body that is not valid JSON or UTF-8. */
+  raw_b64?: string | null;
   sha256: string;
   import_id: string;
   quarantined_at: string;
@@ -35,7 +37,8 @@ export class QuarantineFile {
   add(e: Omit<QuarantineEntry, 'sha256' | 'import_id' | 'quarantined_at'>): void {
     const entry: QuarantineEntry = {
       ...e,
-      sha256: createHash('sha256').update(e.raw).digest('hex'),
+      // Of the exact bytes when we have them, so the hash matches the event as the hub held it.
+      sha256: createHash('sha256').update(e.raw_b64 ? Buffer.from(e.raw_b64, 'base64') : Buffer.from(e.raw, 'utf8')).digest('hex'),
       import_id: this.importId,
       quarantined_at: this.now().toISOString(),
     };

@@ -189,7 +189,9 @@ export class StreamIngest {
         for (const q of r.rejects) {
           // line numbers the document inside the chunk (see LineBatch.ends): its event's coordinates.
           const e = c.events[(q.line ?? 1) - 1];
-          this.quarantine.add({ ...q, line: null, byte_offset: null, eh_partition: e.partitionId, eh_sequence_number: e.sequenceNumber, eh_offset: e.offset, eh_enqueued_time: e.enqueuedTimeUtc.toISOString() });
+          // A body that did not parse is kept as its bytes too: decoding may have replaced invalid UTF-8.
+          const rawB64 = q.reason === 'invalid_json' ? Buffer.from(e.body).toString('base64') : null;
+          this.quarantine.add({ ...q, line: null, byte_offset: null, eh_partition: e.partitionId, eh_sequence_number: e.sequenceNumber, eh_offset: e.offset, eh_enqueued_time: e.enqueuedTimeUtc.toISOString(), raw_b64: rawB64 });
         }
         for (const row of r.rows) this.writer.add(row);
       }

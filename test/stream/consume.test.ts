@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
@@ -103,6 +104,10 @@ test('broken bodies are quarantined with partition, sequence number and offset, 
     ['records_not_array', 5],
     ['invalid_json', 6],
   ]);
+  // The bad bytes (0xff 0xfe 0x00 'A') are kept exactly, and the hash is of them.
+  const bad = mine.find((e) => Number(e.eh_sequence_number) - before === 4)!;
+  expect(Buffer.from(String(bad.raw_b64), 'base64')).toEqual(Buffer.from([0xff, 0xfe, 0x00, 0x41]));
+  expect(bad.sha256).toBe(createHash('sha256').update(Buffer.from([0xff, 0xfe, 0x00, 0x41])).digest('hex'));
   for (const e of mine) {
     expect(typeof e.eh_offset).toBe('string');
     expect(e.source).toMatch(/^eventhub:\/\/.+\/signins\/1$/);
