@@ -190,6 +190,14 @@ test('consume (the command) stops on SIGINT: commits what it holds, checkpoints,
   expect(t.read).toBe(t.landed + t.duplicates + t.quarantined);
   expect(t.commits).toBe(1); // the one on the way out
   expect((await lakeRows(lake, `user_principal_name like 'sig%'`)).length).toBe(4);
+  // Every log line is a documented object, and the run's summary in the lake is too.
+  const logs = child.lines.filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect([...new Set(logs.map((l) => String(l.event)))]).toEqual(expect.arrayContaining(['started', 'partition_claimed', 'status', 'warning', 'commit', 'stopped']));
+  for (const l of logs) expect(schemaErrors('consume-log.schema.json', l)).toEqual([]);
+  const summaries = readdirSync(join(lake, '_imports')).map((f) => JSON.parse(readFileSync(join(lake, '_imports', f), 'utf8')) as Record<string, unknown>);
+  expect(summaries).toHaveLength(1);
+  expect(schemaErrors('stream-summary.schema.json', summaries[0])).toEqual([]);
+  expect(summaries[0]).toMatchObject({ kind: 'stream', read: t.read, landed: t.landed, commits: 1 });
   // Secrets: neither the hub's key nor the storage account key appears in anything the command wrote.
   const out = child.lines.join('\n') + child.stderr.join('');
   for (const secret of ['devkey', svc.storageConnectionString.match(/AccountKey=([^;]+)/)![1]]) expect(out).not.toContain(secret);
