@@ -9,6 +9,7 @@ import { publish } from '../../pipeline/publish/publish';
 import { consume, openHub, type HubSettings } from '../../pipeline/sources/eventhub';
 import { readCheckpoints } from '../../pipeline/sources/checkpoints';
 import { Lake, readLakeSql } from '../../pipeline/lake/lake';
+import { compactLake } from '../../pipeline/lake/compact';
 import { withDuckDB } from '../../pipeline/sql/duckdb';
 import { lines, mfaFlow } from '../support/records';
 import { startServices, spawnCli, type Services } from '../support/services';
@@ -19,7 +20,7 @@ import { REPO, lakeRows, tempDir } from '../support/tmp';
 const tmp = tempDir();
 let svc: Services;
 beforeAll(async () => {
-  svc = await startServices({ partitions: 4, moreHubs: ['property', 'blob', 'repack', 'fail'] });
+  svc = await startServices({ partitions: 4, moreHubs: ['property', 'blob', 'repack', 'fail', 'late'] });
 });
 afterAll(async () => {
   await svc?.stop();
@@ -293,4 +294,25 @@ test('a commit that cannot be written stops the consumer (exit 4) with no checkp
   const second = spawnCli(args, env);
   expect(await second.exited).toEqual({ code: 0, signal: null });
   expect((await lakeRows(lake)).map((r) => r.user_principal_name).sort()).toEqual(['fail1@contoso.example', 'fail1@contoso.example', 'fail2@contoso.example', 'fail2@contoso.example']);
+});
+
+test('a sign-in delivered hours late lands in the hour it happened, beside a compacted hour', async () => {
+  const lake = tmp.sub('late');
+  const send = async (recs: ReturnType<typeof mfaFlow>) => {
+    const producer = new EventHubProducerClient(svc.hub.connectionString('late'));
+    await producer.sendBatch([{ body: Buffer.from(JSON.stringify({ records: lines(recs).trim().split('\n').map((l) => JSON.parse(l)) })) }]);
+    await producer.close();
+  };
+  await send([...mfaFlow(0, { user: 'ontime' }), ...mfaFlow(-5 * 3600, { user: 'late-a' })]);
+  await runConsumer(lake, { ...settings('late'), checkpointContainer: 'late-ckpt' });
+  await compactLake(lake, { settledMinutes: 0, minFiles: 1 });
+  // Five hours later still, another sign-in of 04:00 arrives.
+  await send(mfaFlow(-5 * 3600 + 60, { user: 'late-b' }));
+  await runConsumer(lake, { ...settings('late'), checkpointContainer: 'late-ckpt' });
+  const rows = await lakeRows(lake);
+  const hourOf = (upn: string) => new Set(rows.filter((r) => r.user_principal_name === upn).map((r) => `${String(r.date).slice(0, 10)}/${r.hour}`));
+  expect(hourOf('ontime@contoso.example')).toEqual(new Set(['2026-04-14/9']));
+  expect(hourOf('late-a@contoso.example')).toEqual(new Set(['2026-04-14/4']));
+  expect(hourOf('late-b@contoso.example')).toEqual(new Set(['2026-04-14/4']));
+  expect(rows).toHaveLength(6);
 });
