@@ -20,7 +20,7 @@ import { REPO, lakeRows, tempDir } from '../support/tmp';
 const tmp = tempDir();
 let svc: Services;
 beforeAll(async () => {
-  svc = await startServices({ partitions: 4, moreHubs: ['property', 'blob', 'repack', 'fail', 'late'] });
+  svc = await startServices({ partitions: 4, moreHubs: ['property', 'blob', 'repack', 'fail', 'late', 'faults'] });
 });
 afterAll(async () => {
   await svc?.stop();
@@ -315,4 +315,30 @@ test('a sign-in delivered hours late lands in the hour it happened, beside a com
   expect(hourOf('late-a@contoso.example')).toEqual(new Set(['2026-04-14/4']));
   expect(hourOf('late-b@contoso.example')).toEqual(new Set(['2026-04-14/4']));
   expect(rows).toHaveLength(6);
+});
+
+test('links detached and connections dropped by the hub mid-stream cost nothing: every sign-in lands once', async () => {
+  const ids: string[] = [];
+  const bodies: Buffer[] = [];
+  for (let i = 0; i < 300; i++) {
+    const recs = lines(mfaFlow(i * 13, { user: `fault-${i % 29}` })).trim().split('\n').map((l) => JSON.parse(l) as { properties: { id: string } });
+    ids.push(...recs.map((r) => r.properties.id));
+    bodies.push(Buffer.from(JSON.stringify({ records: recs })));
+  }
+  const producer = new EventHubProducerClient(svc.hub.connectionString('faults'));
+  for (let i = 0; i < bodies.length; i += 50) await producer.sendBatch(bodies.slice(i, i + 50).map((body) => ({ body })));
+  await producer.close();
+  // Faults fire on deliveries, so they land in the middle of the stream the consumer is reading.
+  svc.hub.injectFault({ kind: 'detach-receivers', count: 3 });
+  svc.hub.injectFault({ kind: 'close-connections', count: 2 });
+  const lake = tmp.sub('faults');
+  const logged = svc.hubLog.length;
+  await runConsumer(lake, { ...settings('faults'), checkpointContainer: 'faults-ckpt' }, { maxBatchSize: 20, stopWhenIdleSeconds: 2 }, { rollBytes: 20_000 });
+  const rows = await lakeRows(lake);
+  expect(rows.map((r) => String(r.sign_in_id)).sort()).toEqual([...ids].sort());
+  expect(new Set(rows.map((r) => r.record_key)).size).toBe(ids.length);
+  // The faults did happen, in the middle of the stream.
+  const faults = svc.hubLog.slice(logged).filter((l) => / fault: /.test(l));
+  expect(faults.filter((l) => l.includes('detached consumer'))).toHaveLength(3);
+  expect(faults.filter((l) => l.includes('closed connection'))).toHaveLength(2);
 });

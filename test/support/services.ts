@@ -12,6 +12,8 @@ import { REPO } from './tmp';
  */
 export interface Services {
   hub: DevHub;
+  /** The hub's one-line log (connections, links, faults), for tests that need to see a fault happen. */
+  hubLog: string[];
   hubName: string;
   eventHubConnectionString: string;
   storageConnectionString: string;
@@ -23,7 +25,8 @@ export interface Services {
 export async function startServices(opts: { partitions?: number; hubName?: string; moreHubs?: string[] } = {}): Promise<Services> {
   const hubName = opts.hubName ?? 'signins';
   const hubs = [hubName, ...(opts.moreHubs ?? [])].map((name) => ({ name, partitions: opts.partitions ?? 4 }));
-  const hub = await startDevHub({ port: 0, hubs });
+  const hubLog: string[] = [];
+  const hub = await startDevHub({ port: 0, hubs, log: (l) => hubLog.push(l) });
   const azurite = await startAzurite({ inMemory: true }).catch(async (e) => {
     await hub.close();
     throw e;
@@ -31,6 +34,7 @@ export async function startServices(opts: { partitions?: number; hubName?: strin
   const eventHubConnectionString = hub.connectionString(hubName);
   return {
     hub,
+    hubLog,
     hubName,
     eventHubConnectionString,
     storageConnectionString: azurite.connectionString,
