@@ -74,6 +74,32 @@ export class BlobMirror {
     return n;
   }
 
+  /**
+   * Download the Parquet files other consumers (on other machines, with other spools) uploaded into these
+   * partitions, so the next landing deduplicates against them too: after a hand-over the new owner re-reads
+   * what the old one landed but had not checkpointed.
+   */
+  async fetchPartitions(lake: Lake, dirs: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const dir of dirs) {
+      const have = new Set(await fsp.readdir(dir).catch(() => [] as string[]));
+      for await (const b of this.container.listBlobsFlat({ prefix: `${this.blobName(lake, dir)}/` })) {
+        const name = b.name.slice(b.name.lastIndexOf('/') + 1);
+        if (!name.endsWith('.parquet') || have.has(name)) continue;
+        await this.download(b.name, join(dir, name));
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private async download(blob: string, dest: string): Promise<void> {
+    await fsp.mkdir(dirname(dest), { recursive: true });
+    const tmp = `${dest}.${process.pid}.download`;
+    await this.container.getBlobClient(blob).downloadToFile(tmp);
+    await fsp.rename(tmp, dest);
+  }
+
   /** Quarantine files and summaries grow or change: each upload replaces the blob whole. */
   async pushReplace(lake: Lake, path: string): Promise<void> {
     await this.container.getBlockBlobClient(this.blobName(lake, path)).uploadFile(path);
@@ -106,10 +132,7 @@ export class BlobMirror {
         present++;
         continue;
       }
-      await fsp.mkdir(dirname(dest), { recursive: true });
-      const tmp = `${dest}.${process.pid}.download`;
-      await this.container.getBlobClient(b.name).downloadToFile(tmp);
-      await fsp.rename(tmp, dest);
+      await this.download(b.name, dest);
       downloaded++;
     }
     return { downloaded, present };

@@ -120,7 +120,9 @@ export class StreamIngest {
     const pool = new NormalizePool(started.toISOString().replace('T', ' ').replace('Z', ''), opts.workers);
     const db = await openDuckDB({ memoryLimit: opts.memoryLimit ?? '1GB' });
     const lock = () => lake.lock({ waitMs: opts.lockWaitMs ?? 30 * 60_000, onWait: opts.onLockWait });
-    const writer = new SignInWriter(lake, db.conn, streamId, quarantine, 250_000, lock);
+    const mirror = opts.mirror;
+    const fetch = mirror ? async (dirs: string[]) => void (await mirror.fetchPartitions(lake, dirs)) : undefined;
+    const writer = new SignInWriter(lake, db.conn, streamId, quarantine, 250_000, lock, fetch);
     return new StreamIngest(streamId, lake, opts, pool, db, writer, quarantine, started);
   }
 

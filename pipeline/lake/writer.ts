@@ -93,6 +93,8 @@ export class SignInWriter {
     readonly batchRows = 100_000,
     /** Taken around each landing when other writers may land beside this one (stream consumers). */
     private readonly landingLock?: () => Promise<() => Promise<void>>,
+    /** Before the anti-join: bring in files other machines landed in these partitions (a Blob lake's spool). */
+    private readonly beforeDedupe?: (partitionDirs: string[]) => Promise<void>,
   ) {}
 
   get pending(): number {
@@ -165,6 +167,7 @@ export class SignInWriter {
         const [date, hour] = p.split('/');
         return this.lake.partitionDir(date, Number(hour));
       });
+      await this.beforeDedupe?.(dirs);
       const { files: existing } = await this.lake.files(dirs);
       // DuckDB sizes its read buffers from maximum_object_size, so ask only for what this batch needs.
       const maxObject = Math.max(16 << 20, batch.longest * 4 + 1024);

@@ -342,3 +342,24 @@ test('links detached and connections dropped by the hub mid-stream cost nothing:
   expect(faults.filter((l) => l.includes('detached consumer'))).toHaveLength(3);
   expect(faults.filter((l) => l.includes('closed connection'))).toHaveLength(2);
 });
+
+test('two machines on one Blob lake: the second deduplicates against what the first uploaded, even from its own empty spool', async () => {
+  // Machine B re-reads the whole hub (as a new owner re-reads past a checkpoint the old owner never wrote)
+  // into the same Blob lake, from a spool of its own: it must land nothing twice.
+  const endpoint = svc.storageConnectionString.match(/BlobEndpoint=([^;]+)/)![1].replace(/\/+$/, '');
+  const url = `${endpoint}/lake/two-machines`;
+  const env = { ...svc.env, REAUTH_EVENTHUB_CONNECTION_STRING: svc.hub.connectionString('repack') };
+  const run = async (spool: string, container: string) => {
+    const child = spawnCli(['consume', '--lake', url, '--spool', spool, '--json', '--stop-when-idle', '1', '--balance-interval-seconds', '0.5', '--checkpoint-container', container], env);
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    return (await child.waitFor((e) => e.event === 'stopped')).totals as { read: number; landed: number; duplicates: number };
+  };
+  const a = await run(tmp.sub('spool-a'), 'machine-a');
+  expect(a.landed).toBeGreaterThan(0);
+  const b = await run(tmp.sub('spool-b'), 'machine-b');
+  expect(b).toMatchObject({ read: a.read, landed: 0, duplicates: a.read });
+  const pulled = tmp.sub('two-machines-pulled');
+  const pull = spawnCli(['pull', url, '--to', pulled], svc.env);
+  expect((await pull.exited).code).toBe(0);
+  expect(await lakeRows(pulled)).toHaveLength(a.landed);
+});
