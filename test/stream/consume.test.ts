@@ -20,7 +20,7 @@ import { REPO, lakeRows, tempDir } from '../support/tmp';
 const tmp = tempDir();
 let svc: Services;
 beforeAll(async () => {
-  svc = await startServices({ partitions: 4, moreHubs: ['property', 'blob', 'repack', 'fail', 'late', 'faults'] });
+  svc = await startServices({ partitions: 4, moreHubs: ['property', 'blob', 'repack', 'fail', 'late', 'faults', 'machines'] });
 });
 afterAll(async () => {
   await svc?.stop();
@@ -348,7 +348,10 @@ test('two machines on one Blob lake: the second deduplicates against what the fi
   // into the same Blob lake, from a spool of its own: it must land nothing twice.
   const endpoint = svc.storageConnectionString.match(/BlobEndpoint=([^;]+)/)![1].replace(/\/+$/, '');
   const url = `${endpoint}/lake/two-machines`;
-  const env = { ...svc.env, REAUTH_EVENTHUB_CONNECTION_STRING: svc.hub.connectionString('repack') };
+  const producer = new EventHubProducerClient(svc.hub.connectionString('machines'));
+  await publish([join(REPO, 'data-samples', 'outlook-ios-loop', 'input')], producer, { maxBodyBytes: 16 * 1024 });
+  await producer.close();
+  const env = { ...svc.env, REAUTH_EVENTHUB_CONNECTION_STRING: svc.hub.connectionString('machines') };
   const run = async (spool: string, container: string) => {
     const child = spawnCli(['consume', '--lake', url, '--spool', spool, '--json', '--stop-when-idle', '1', '--balance-interval-seconds', '0.5', '--checkpoint-container', container], env);
     expect(await child.exited).toEqual({ code: 0, signal: null });
