@@ -20,7 +20,7 @@ import { REPO, lakeRows, tempDir } from '../support/tmp';
 const tmp = tempDir();
 let svc: Services;
 beforeAll(async () => {
-  svc = await startServices({ partitions: 4, moreHubs: ['property', 'blob', 'repack', 'fail', 'late', 'faults', 'machines'] });
+  svc = await startServices({ partitions: 4, moreHubs: ['property', 'blob', 'repack', 'fail', 'late', 'faults', 'machines', 'malformed'] });
 });
 afterAll(async () => {
   await svc?.stop();
@@ -365,4 +365,52 @@ test('two machines on one Blob lake: the second deduplicates against what the fi
   const pull = spawnCli(['pull', url, '--to', pulled], svc.env);
   expect((await pull.exited).code).toBe(0);
   expect(await lakeRows(pulled)).toHaveLength(a.landed);
+});
+
+test('thousands of malformed bodies among good ones: every bad one quarantined with its coordinates, every good one landed, no stall', async () => {
+  // Seeded mix of what a broken producer sends: cut JSON, random bytes, wrong containers, records that are
+  // not records, records without a usable time; every fourth body is good.
+  let seed = 99;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const bad = [
+    () => Buffer.from('{"records":[{"time":"2026-04-14T09:00:00Z",'),
+    () => Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 200) }, () => Math.floor(rand() * 256))),
+    () => Buffer.from('{"records":{"not":"an array"}}'),
+    () => Buffer.from('[1,"two",null]'),
+    () => Buffer.from('{"records":[{"category":"SignInLogs","time":"not a time","properties":{"id":"x","createdDateTime":"nope"}}]}'),
+    () => Buffer.from('"just a string"'),
+  ];
+  const bodies: Buffer[] = [];
+  const goodIds: string[] = [];
+  let expectedBad = 0;
+  for (let i = 0; i < 2000; i++) {
+    if (i % 4 === 0) {
+      const recs = lines(mfaFlow(i, { user: `mal-${i % 17}` })).trim().split('\n').map((l) => JSON.parse(l) as { properties: { id: string } });
+      goodIds.push(...recs.map((r) => r.properties.id));
+      bodies.push(Buffer.from(JSON.stringify({ records: recs })));
+    } else {
+      const kind = Math.floor(rand() * bad.length);
+      bodies.push(bad[kind]());
+      expectedBad += kind === 3 ? 3 : 1; // an array of three non-records is three items
+    }
+  }
+  const producer = new EventHubProducerClient(svc.hub.connectionString('malformed'));
+  for (let i = 0; i < bodies.length; i += 200) await producer.sendBatch(bodies.slice(i, i + 200).map((body) => ({ body })));
+  await producer.close();
+
+  const lake = tmp.sub('malformed');
+  const t0 = Date.now();
+  const { totals } = await runConsumer(lake, { ...settings('malformed'), checkpointContainer: 'malformed-ckpt' }, { maxBatchSize: 500 });
+  expect(Date.now() - t0).toBeLessThan(30_000);
+  expect(totals).toMatchObject({ events: 2000, quarantined: expectedBad, landed: goodIds.length, duplicates: 0 });
+  expect(totals.read).toBe(totals.landed + totals.duplicates + totals.quarantined);
+  const entries = readdirSync(join(lake, 'quarantine')).filter((f) => f.endsWith('.ndjson')).flatMap((f) => readFileSync(join(lake, 'quarantine', f), 'utf8').trim().split('\n')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(entries).toHaveLength(expectedBad);
+  for (const e of entries) {
+    expect(typeof e.eh_partition).toBe('string');
+    expect(Number.isInteger(e.eh_sequence_number)).toBe(true);
+    expect(typeof e.eh_offset).toBe('string');
+  }
+  expect(new Set(entries.map((e) => e.reason))).toEqual(new Set(['invalid_json', 'records_not_array', 'not_an_object', 'no_usable_time']));
+  expect((await lakeRows(lake)).map((r) => String(r.sign_in_id)).sort()).toEqual([...goodIds].sort());
 });
