@@ -21,7 +21,7 @@ import { startAzurite } from '../devhub/azurite';
 import { importFiles } from '../lake/ingest';
 import { StreamIngest } from '../lake/stream';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
-import { consume, openHub } from '../sources/eventhub';
+import { consume, openHub, sourceOf } from '../sources/eventhub';
 import { writeSimulation } from '../simulate/simulate';
 
 const REPO = resolve(__dirname, '..', '..', '..');
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     const backlogLake = await fresh('stream-backlog-lake');
     const settings = { eventHubConnectionString: h1.connectionString, storageConnectionString: azurite.connectionString, consumerGroup: '$Default', checkpointContainer: 'bench-backlog' };
     const hub1 = await openHub(settings, { balance: { strategy: 'greedy', updateIntervalInMs: 1000 } });
-    const ingest1 = await StreamIngest.open(backlogLake, { sourceOf: (p) => `eventhub://bench/${p}`, rollSeconds: 60 });
+    const ingest1 = await StreamIngest.open(backlogLake, { sourceOf: sourceOf(hub1.scope), rollSeconds: 60 });
     const c0 = Date.now();
     let lastCommit = c0;
     try {
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     hubs.push(h2.proc);
     const liveLake = await fresh('stream-live-lake');
     const hub2 = await openHub({ ...settings, eventHubConnectionString: h2.connectionString, checkpointContainer: 'bench-live' }, { balance: { strategy: 'greedy', updateIntervalInMs: 1000 } });
-    const ingest2 = await StreamIngest.open(liveLake, { sourceOf: (p) => `eventhub://bench/${p}`, rollSeconds: argv['roll-seconds'] });
+    const ingest2 = await StreamIngest.open(liveLake, { sourceOf: sourceOf(hub2.scope), rollSeconds: argv['roll-seconds'] });
     const latencies: number[] = [];
     const speed = 86_400 / argv['live-seconds'];
     const l0 = Date.now();

@@ -135,6 +135,11 @@ export async function openHub(s: HubSettings, opts: { ownerId?: string; balance?
   return { consumer, container, scope: { fullyQualifiedNamespace: consumer.fullyQualifiedNamespace, eventHubName: consumer.eventHubName, consumerGroup: s.consumerGroup } };
 }
 
+/** The `source` of a streamed row: eventhub://<namespace>/<hub>/<partition>, one definition for every consumer. */
+export function sourceOf(scope: CheckpointScope): (partitionId: string) => string {
+  return (partitionId) => `eventhub://${scope.fullyQualifiedNamespace}/${scope.eventHubName}/${partitionId}`;
+}
+
 /** An SDK or REST error in one line, secrets out, with the status or code that tells what to fix. */
 export function describeAzureError(e: unknown): string {
   const err = e as { message?: string; statusCode?: number; code?: string; name?: string };

@@ -6,7 +6,7 @@ import { importFiles } from '../../pipeline/lake/ingest';
 import { StreamIngest, type Position } from '../../pipeline/lake/stream';
 import { detect } from '../../pipeline/detect/detect';
 import { publish } from '../../pipeline/publish/publish';
-import { consume, openHub, type HubSettings } from '../../pipeline/sources/eventhub';
+import { consume, openHub, sourceOf, type HubSettings } from '../../pipeline/sources/eventhub';
 import { readCheckpoints } from '../../pipeline/sources/checkpoints';
 import { Lake, readLakeSql } from '../../pipeline/lake/lake';
 import { compactLake } from '../../pipeline/lake/compact';
@@ -43,7 +43,7 @@ async function publishFiles(paths: string[], asIs = true) {
 
 async function runConsumer(lake: string, s: HubSettings, extra: Partial<Parameters<typeof consume>[2]> = {}, ingestOpts: { rollBytes?: number; rollSeconds?: number } = {}) {
   const hub = await openHub(s, { balance: { strategy: 'greedy', updateIntervalInMs: 500 } });
-  const ingest = await StreamIngest.open(lake, { sourceOf: (p) => `eventhub://${hub.scope.fullyQualifiedNamespace}/${hub.scope.eventHubName}/${p}`, rollSeconds: 0.5, workers: 0, ...ingestOpts });
+  const ingest = await StreamIngest.open(lake, { sourceOf: sourceOf(hub.scope), rollSeconds: 0.5, workers: 0, ...ingestOpts });
   try {
     await consume(hub, ingest, { start: 'earliest', stopWhenIdleSeconds: 1, ...extra });
   } finally {

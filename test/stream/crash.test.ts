@@ -1,7 +1,6 @@
 import { EventHubProducerClient } from '@azure/event-hubs';
 import { Lake, readLakeSql } from '../../pipeline/lake/lake';
 import { withDuckDB } from '../../pipeline/sql/duckdb';
-import { readCheckpoints } from '../../pipeline/sources/checkpoints';
 import { lines, mfaFlow } from '../support/records';
 import { owners, spawnCli, startServices, until, type Services } from '../support/services';
 import { tempDir } from '../support/tmp';
@@ -173,13 +172,6 @@ test('two consumers share 4 partitions and one lake; when one is killed the othe
 
   b.proc.kill('SIGTERM');
   expect(await b.exited).toEqual({ code: 0, signal: null });
-  const final = await readCheckpoints(c, { fullyQualifiedNamespace: [...(await ownerNamespace(c))][0], eventHubName: 'shared', consumerGroup: '$Default' });
-  for (const p of svc.hub.stats().filter((x) => x.hub === 'shared')) expect(final.get(p.partition)?.sequenceNumber).toBe(p.lastSequenceNumber);
+  const final = await checkpointsOf(container, { eventHubName: 'shared', consumerGroup: '$Default' });
+  for (const p of svc.hub.stats().filter((x) => x.hub === 'shared')) expect(final.get(p.partition)).toBe(p.lastSequenceNumber);
 });
-
-/** The namespace segment the SDK used in blob names (the emulator's host). */
-async function ownerNamespace(c: ReturnType<Services['container']>): Promise<Set<string>> {
-  const out = new Set<string>();
-  for await (const b of c.listBlobsFlat()) out.add(b.name.split('/')[0]);
-  return out;
-}

@@ -3,7 +3,7 @@ import { CliError } from '../../errors';
 import { StreamIngest } from '../../lake/stream';
 import { join } from 'node:path';
 import { BlobMirror, isBlobUrl, parseBlobLake } from '../../lake/remote';
-import { consume, credentialFor, CREDENTIAL_KINDS, ENV, loadSettings, openHub, type ConsumeEvent, type CredentialKind, type HubSettings, type PartitionStatus } from '../../sources/eventhub';
+import { consume, credentialFor, sourceOf, CREDENTIAL_KINDS, ENV, loadSettings, openHub, type ConsumeEvent, type CredentialKind, type HubSettings, type PartitionStatus } from '../../sources/eventhub';
 import { redact } from '../../secrets';
 import { sanitizeForTerminal } from '../output';
 
@@ -68,7 +68,7 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
   const { dir, mirror } = await lakeTarget(args.lake as string, args.spool as string | undefined, settings);
   const ingest = await StreamIngest.open(dir, {
     mirror,
-    sourceOf: (p) => `eventhub://${hub.scope.fullyQualifiedNamespace}/${hub.scope.eventHubName}/${p}`,
+    sourceOf: sourceOf(hub.scope),
     rollBytes: (args['roll-mb'] as number) * 1024 * 1024,
     rollSeconds: args['roll-seconds'] as number,
     workers: args.workers as number | undefined,

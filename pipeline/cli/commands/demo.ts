@@ -7,7 +7,7 @@ import { startAzurite } from '../../devhub/azurite';
 import { startDevHub } from '../../devhub/server';
 import { StreamIngest } from '../../lake/stream';
 import { publish } from '../../publish/publish';
-import { consume, ENV, loadSettings, openHub, type HubSettings } from '../../sources/eventhub';
+import { consume, ENV, loadSettings, openHub, sourceOf, type HubSettings } from '../../sources/eventhub';
 import { TABLE_COLUMNS } from './detect';
 import { CLUSTER_TABLE_COLUMNS } from './clusters';
 import { emit, note } from '../shared';
@@ -54,7 +54,7 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
       }
     }
     const clients = await openHub(settings, { balance: { strategy: 'greedy', updateIntervalInMs: 1000 } });
-    const ingest = await StreamIngest.open(lake, { sourceOf: (p) => `eventhub://${clients.scope.fullyQualifiedNamespace}/${clients.scope.eventHubName}/${p}`, rollSeconds: 2 });
+    const ingest = await StreamIngest.open(lake, { sourceOf: sourceOf(clients.scope), rollSeconds: 2 });
     try {
       await consume(clients, ingest, { start: 'earliest', stopWhenIdleSeconds: real ? 30 : 2 });
     } finally {
