@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quoteString, stringList, withDuckDB } from '../sql/duckdb';
-import { atomicWrite, fsyncDir, fsyncFile, Lake, replacedByCompaction, type CompactionManifest } from './lake';
+import { atomicWrite, fsyncDir, fsyncFile, Lake, replacedByCompaction, runId, type CompactionManifest } from './lake';
 
 export interface CompactOptions {
   /** Only hours that ended at least this long ago (late sign-ins keep arriving for a while). Default 60. */
@@ -59,9 +58,9 @@ export async function compactLake(lakeDir: string, opts: CompactOptions = {}): P
 }
 
 async function compactHour(lake: Lake, conn: DuckDBConnection, dir: string, files: string[]): Promise<Omit<CompactedHour, 'partition'>> {
-  const id = `${new Date().toISOString().replace(/[-:.]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
-  const name = `compact-${id}.parquet`;
-  const work = lake.stagingDir(`compact-${id}`);
+  const id = runId('compact', new Date());
+  const name = `${id}.parquet`;
+  const work = lake.stagingDir(id);
   await fsp.mkdir(work, { recursive: true });
   try {
     const staged = join(work, name);
@@ -72,7 +71,7 @@ async function compactHour(lake: Lake, conn: DuckDBConnection, dir: string, file
     if (after !== before) throw new Error(`compaction of ${dir} wrote ${after} rows for ${before}; nothing was changed`);
     await fsyncFile(staged);
     const manifest: CompactionManifest = { file: name, replaces: files.map((f) => basename(f)), rows: after };
-    const manifestPath = join(dir, `_compact-${id}.json`);
+    const manifestPath = join(dir, `_${id}.json`);
     await atomicWrite(manifestPath, JSON.stringify(manifest) + '\n');
     await fsp.rename(staged, join(dir, name)); // the switch
     await fsyncDir(dir);

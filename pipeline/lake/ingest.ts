@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { withDuckDB } from '../sql/duckdb';
 import { listInputFiles, readFile } from '../sources/files';
 import type { BatchResult } from '../normalize/batch';
 import { NormalizePool } from '../normalize/pool';
 import type { QuarantineReason } from '../normalize/record';
-import { atomicWrite, Lake } from './lake';
+import { atomicWrite, Lake, runId } from './lake';
+import { formatMicros } from '../normalize/time';
 import { QuarantineFile } from './quarantine';
 import { SignInWriter } from './writer';
 
@@ -54,7 +54,7 @@ export interface ImportOptions {
 export async function importFiles(paths: readonly string[], lakeDir: string, opts: ImportOptions = {}): Promise<ImportSummary> {
   const now = opts.now ?? (() => new Date());
   const started = now();
-  const importId = `imp-${started.toISOString().replace(/[-:.]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+  const importId = runId('imp', started);
   const lake = new Lake(lakeDir);
   const unlock = await lake.lock();
   try {
@@ -62,7 +62,7 @@ export async function importFiles(paths: readonly string[], lakeDir: string, opt
     const inputs = await listInputFiles(paths);
     const { torn } = await lake.files();
     const quarantine = new QuarantineFile(lake.quarantine, importId, now);
-    const ingestedAt = started.toISOString().replace('T', ' ').replace('Z', '');
+    const ingestedAt = formatMicros(started.getTime() * 1000);
     let read = 0;
     let lastProgress = 0;
     const pool = new NormalizePool(ingestedAt, opts.workers);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fsp, constants as fsc } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { CliError } from '../errors';
@@ -201,6 +202,11 @@ export interface CompactionManifest {
   file: string;
   replaces: string[];
   rows: number;
+}
+
+/** A run's id, e.g. imp-20260414-091500-3fa2c1: sortable by start time, unique across processes. */
+export function runId(prefix: string, at: Date): string {
+  return `${prefix}-${at.toISOString().replace(/[-:.]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
 }
 
 /** The SQL that reads lake files with their partition columns typed; every reader of the lake uses it. */

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { openDuckDB } from '../sql/duckdb';
 import type { HubCoordinates, LineBatch } from '../sources/files';
 import type { BatchResult } from '../normalize/batch';
 import { NormalizePool } from '../normalize/pool';
 import { formatMicros } from '../normalize/time';
-import { atomicWrite, Lake } from './lake';
+import { atomicWrite, Lake, runId } from './lake';
 import { QuarantineFile } from './quarantine';
 import type { BlobMirror } from './remote';
 import { SignInWriter } from './writer';
@@ -111,13 +110,13 @@ export class StreamIngest {
   static async open(lakeDir: string, opts: StreamOptions): Promise<StreamIngest> {
     const now = opts.now ?? (() => new Date());
     const started = now();
-    const streamId = `str-${started.toISOString().replace(/[-:.]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+    const streamId = runId('str', started);
     const lake = new Lake(lakeDir);
     await lake.ensure();
     await lake.clearStaging();
     await opts.mirror?.reconcile(lake);
     const quarantine = new QuarantineFile(lake.quarantine, streamId, now);
-    const pool = new NormalizePool(started.toISOString().replace('T', ' ').replace('Z', ''), opts.workers);
+    const pool = new NormalizePool(formatMicros(started.getTime() * 1000), opts.workers);
     const db = await openDuckDB({ memoryLimit: opts.memoryLimit ?? '1GB' });
     const lock = () => lake.lock({ waitMs: opts.lockWaitMs ?? 30 * 60_000, onWait: opts.onLockWait });
     const mirror = opts.mirror;
