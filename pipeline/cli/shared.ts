@@ -19,15 +19,20 @@ export function outputOptions(y: Argv): Argv {
 
 /** One CLI option per SQL threshold, named after the @param lines in queries/ (loop_gap_secs -> --loop-gap-secs). */
 export function thresholdOptions(y: Argv): Argv {
+  return namedThresholdOptions(y)
+    .option('from', { type: 'string', describe: 'Only sign-ins at or after this time (UTC), e.g. 2026-04-14 or 2026-04-14T09:00:00Z' })
+    .option('to', { type: 'string', describe: 'Only sign-ins before this time (UTC)' })
+    .option('memory-limit', { type: 'string', default: '1GB', describe: 'DuckDB memory limit; detection on 10M sign-ins needs about 2GB' });
+}
+
+/** The thresholds alone, for commands that run detection on a moving window (consume --sinks, watch). */
+export function namedThresholdOptions(y: Argv): Argv {
   let out = y.option('threshold', { type: 'string', array: true, describe: 'name=value for any SQL threshold (same as the named options)' });
   for (const p of allParams()) {
     if (p.name === 'from' || p.name === 'to') continue;
     out = out.option(p.name.replace(/_/g, '-'), { type: 'string', describe: `${p.doc} [${p.type}, default ${p.default}]`, group: 'Thresholds (from queries/*.sql):' });
   }
-  return out
-    .option('from', { type: 'string', describe: 'Only sign-ins at or after this time (UTC), e.g. 2026-04-14 or 2026-04-14T09:00:00Z' })
-    .option('to', { type: 'string', describe: 'Only sign-ins before this time (UTC)' })
-    .option('memory-limit', { type: 'string', default: '1GB', describe: 'DuckDB memory limit; detection on 10M sign-ins needs about 2GB' });
+  return out;
 }
 
 export function thresholdValues(args: Record<string, unknown>): ParamValues {

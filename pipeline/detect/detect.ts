@@ -39,9 +39,14 @@ export function validateParams(given: ParamValues): ParamValues {
   return out;
 }
 
-/** Creates `lake_sign_ins` over the lake's whole Parquet files (an empty table when there are none) and `error_codes`. */
-export async function attachLake(conn: DuckDBConnection, lakeDir: string): Promise<{ files: number; torn: string[] }> {
-  const { files, torn } = await new Lake(lakeDir).files();
+/**
+ * Creates `lake_sign_ins` over the lake's whole Parquet files (an empty table when there are none) and `error_codes`.
+ * With `since`, only the hour partitions from that hour on are read (continuous detection's window).
+ */
+export async function attachLake(conn: DuckDBConnection, lakeDir: string, since?: Date): Promise<{ files: number; torn: string[] }> {
+  const lake = new Lake(lakeDir);
+  const partitions = since ? (await lake.partitionDirs()).filter((d) => partitionStart(d) >= hourOf(since)) : undefined;
+  const { files, torn } = await lake.files(partitions);
   if (files.length) {
     await conn.run(`create or replace view lake_sign_ins as select * from ${readLakeSql(files)}`);
   } else {
@@ -50,6 +55,16 @@ export async function attachLake(conn: DuckDBConnection, lakeDir: string): Promi
   }
   await conn.run(`create or replace temp table error_codes as select * from read_csv(${quoteString(join(queriesDir(), 'reference', 'error_codes.csv'))}, header = true, columns = {'error_code': 'INTEGER', 'outcome': 'VARCHAR', 'meaning': 'VARCHAR'})`);
   return { files: files.length, torn };
+}
+
+/** `.../date=2026-04-14/hour=09` → '2026-04-14T09'. */
+function partitionStart(dir: string): string {
+  const m = /date=(\d{4}-\d{2}-\d{2})[\\/]hour=(\d{2})$/.exec(dir);
+  return m ? `${m[1]}T${m[2]}` : '';
+}
+
+function hourOf(d: Date): string {
+  return d.toISOString().slice(0, 13);
 }
 
 /** Materialize layers in order, up to and including `upto`. */

@@ -6,9 +6,13 @@ import { BlobMirror, isBlobUrl, parseBlobLake } from '../../lake/remote';
 import { consume, credentialFor, sourceOf, CREDENTIAL_KINDS, ENV, loadSettings, openHub, type ConsumeEvent, type CredentialKind, type HubSettings, type PartitionStatus } from '../../sources/eventhub';
 import { redact } from '../../secrets';
 import { sanitizeForTerminal } from '../output';
+import { LiveDetection } from '../../detect/live';
+import { loadSinksConfig } from '../../sink/config';
+import { alertingOptions, humanLiveLog, jsonLiveLog, liveOptions } from '../alerting';
+import { namedThresholdOptions } from '../shared';
 
 export function builder(y: Argv): Argv {
-  return y
+  return alertingOptions(namedThresholdOptions(y), 'Alerts (with --sinks):')
     .option('lake', { type: 'string', demandOption: true, describe: 'Lake folder, or a Blob/ADLS URL https://<account>.blob.core.windows.net/<container>/<prefix>' })
     .option('spool', { type: 'string', describe: 'With a Blob lake: the local folder files are written in before upload [default: .reauth-spool/<account>-<container>-<prefix>]' })
     .option('config', { type: 'string', describe: 'JSON file with settings (eventHubConnectionString, storageConnectionString, namespace, eventHub, ...)' })
@@ -21,7 +25,7 @@ export function builder(y: Argv): Argv {
     .option('checkpoint-container', { type: 'string', describe: 'Blob container for checkpoints and partition ownership [default: reauth-loops-checkpoints]' })
     .option('start', { choices: ['earliest', 'latest'], default: 'earliest', describe: 'Where a partition with no checkpoint starts' })
     .option('roll-mb', { type: 'number', default: 32, describe: 'Commit a file once this many MB of bodies are buffered' })
-    .option('roll-seconds', { type: 'number', default: 60, describe: '... or once the oldest buffered event is this old' })
+    .option('roll-seconds', { type: 'number', describe: '... or once the oldest buffered event is this old [default: 60; 5 with --sinks, so alerts leave within seconds]' })
     .option('quiet-commit-seconds', { type: 'number', default: 2, describe: '... or once nothing has arrived for this long (Entra sends bursts)' })
     .option('max-batch', { type: 'number', default: 1000, describe: 'Events per read from a partition' })
     .option('workers', { type: 'number', describe: 'Threads that parse and normalize (default: one per core)' })
@@ -34,6 +38,7 @@ export function builder(y: Argv): Argv {
     .example(`${ENV.eventHubConnectionString}=... ${ENV.storageConnectionString}=... $0 consume --lake ./lake`, 'connection strings from the environment')
     .example('$0 consume --lake /data/lake --namespace contoso.servicebus.windows.net --event-hub signins --storage-account-url https://contosockpt.blob.core.windows.net --consumer-group reauth-loops', 'managed identity (production)')
     .example('$0 consume --lake ./lake --config hub.json --json', 'settings in a file, JSON logs for a service')
+    .example('$0 consume --lake /data/lake --config hub.json --sinks sinks.json', 'also detect loops as they land and alert the SIEMs in sinks.json')
     .example('$0 consume --lake https://contosolake.blob.core.windows.net/signins --spool /var/lib/reauth-loops/spool --namespace ... --event-hub signins --storage-account-url https://contosolake.blob.core.windows.net', 'a lake in Blob Storage (read it with `pull`)')
     .epilog(
       'Runs until SIGINT/SIGTERM: then it stops reading, commits what it holds, moves the checkpoints and exits 0. ' +
@@ -56,11 +61,17 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
     consumerGroup: args['consumer-group'] as string,
     checkpointContainer: args['checkpoint-container'] as string | undefined,
   } as Parameters<typeof loadSettings>[0]);
+  const sinks = args.sinks ? await loadSinksConfig(args.sinks as string) : null;
+  args['roll-seconds'] ??= sinks ? 5 : 60;
   for (const k of ['roll-mb', 'roll-seconds', 'max-batch'] as const) {
     if (!((args[k] as number) > 0)) throw new CliError(`--${k} must be a positive number.`, 2);
   }
   const json = Boolean(args.json);
+  if (json && sinks?.sinks.some((s) => s.type === 'stdout' && s.enabled !== false)) {
+    throw new CliError('A stdout sink would mix alerts into the --json logs on stdout: use a file sink, or drop --json.', 2);
+  }
   const log = json ? jsonLog : humanLog(Boolean(process.stderr.isTTY));
+  const liveOpts = sinks ? await liveOptions(args, sinks, json ? jsonLiveLog(process.stdout) : humanLiveLog) : null;
   const hub = await openHub(settings, {
     ownerId: args['owner-id'] as string | undefined,
     balance: { updateIntervalInMs: (args['balance-interval-seconds'] as number) * 1000, partitionOwnershipExpirationIntervalInMs: (args['ownership-expiry-seconds'] as number) * 1000 },
@@ -74,6 +85,13 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
     workers: args.workers as number | undefined,
     onLockWait: (pid) => log({ event: 'warning', message: `waiting for process ${pid} to finish landing in this lake` }),
   });
+  let live: LiveDetection | null = null;
+  try {
+    if (liveOpts) live = await LiveDetection.start(dir, liveOpts);
+  } catch (e) {
+    await ingest.close();
+    throw e;
+  }
   const stop = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -97,11 +115,17 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
       signal: stop.signal,
       onEvent: log,
       statusEveryMs: ((args['status-seconds'] as number | undefined) ?? (json ? 10 : 1)) * 1000,
+      onCommit: () => live?.trigger(),
     });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await ingest.close();
+    // A last detection round over the last commit, and a few seconds for the sinks; the rest waits in the outboxes.
+    try {
+      await live?.stop();
+    } finally {
+      await ingest.close();
+    }
   }
 }
 

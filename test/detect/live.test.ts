@@ -1,0 +1,134 @@
+import { writeFileSync } from 'node:fs';
+import { importFiles } from '../../pipeline/lake/ingest';
+import { LoopWatcher } from '../../pipeline/detect/watch';
+import type { Alert } from '../../pipeline/sink/types';
+import { BASE, lines, mfaFlow, type Rec } from '../support/records';
+import { schemaErrors } from '../support/schemas';
+import { tempDir } from '../support/tmp';
+
+/**
+ * Continuous detection on a lake that grows: the real import, the real SQL, a real DuckDB. The wall clock
+ * is injected so "60 s later" is exact; event time comes from the records.
+ */
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+let n = 0;
+
+/** `count` MFA flows for one user, `every` seconds apart. */
+function loop(count: number, every: number, r: Omit<Rec, 'at' | 'code'> = {}, start = 0): Rec[] {
+  return Array.from({ length: count }, (_, i) => mfaFlow(start + i * every, r)).flat();
+}
+
+function lakeWith() {
+  const lake = tmp.sub(`lake-${++n}`);
+  let clock = BASE + 3_600_000;
+  return {
+    lake,
+    state: `${lake}-state`,
+    now: () => new Date(clock),
+    advance: (secs: number) => (clock += secs * 1000),
+    add: async (recs: Rec[]) => {
+      const f = tmp.sub(`batch-${++n}.ndjson`);
+      writeFileSync(f, lines(recs));
+      await importFiles([f], lake);
+    },
+  };
+}
+
+async function watcher(t: ReturnType<typeof lakeWith>) {
+  return LoopWatcher.open(t.lake, { stateDir: t.state, now: t.now });
+}
+
+test('a loop is opened once, updated as it grows, escalated at once, closed when the data moves past it; every alert valid', async () => {
+  const t = lakeWith();
+  const all: Alert[] = [];
+  await t.add([...loop(3, 30), ...mfaFlow(0, { user: 'bob' })]);
+  let w = await watcher(t);
+  let r = await w.round();
+  all.push(...r.alerts);
+  expect(r.alerts).toHaveLength(1);
+  const opened = r.alerts[0];
+  expect(opened).toMatchObject({ kind: 'loop', action: 'opened', version: 1, severity: 'medium', event_id: `${opened.subject_id}.v1` });
+  expect(opened.loop).toMatchObject({ user_principal_name: 'ana@contoso.example', prompt_count: 3 });
+  expect(opened.title).toBe('Reauthentication loop: ana@contoso.example, Outlook Mobile on Ios (3 prompts)');
+
+  // Nothing new: nothing sent.
+  expect((await w.round()).alerts).toEqual([]);
+
+  // Two more prompts, but within a minute of the last alert: held back, then sent once the minute is up.
+  await t.add(loop(2, 30, {}, 90));
+  t.advance(20);
+  expect((await w.round()).alerts).toEqual([]);
+  t.advance(45);
+  r = await w.round();
+  all.push(...r.alerts);
+  expect(r.alerts).toMatchObject([{ action: 'updated', version: 2, subject_id: opened.subject_id, loop: { prompt_count: 5 } }]);
+
+  // Ten prompts make it high severity: sent at once, without waiting for the minute.
+  await t.add(loop(5, 30, {}, 150));
+  t.advance(1);
+  r = await w.round();
+  all.push(...r.alerts);
+  expect(r.alerts).toMatchObject([{ action: 'updated', version: 3, severity: 'high', loop: { prompt_count: 10 } }]);
+
+  // A restart keeps the state: no alert again.
+  w.close();
+  w = await watcher(t);
+  expect((await w.round()).alerts).toEqual([]);
+
+  // Sign-ins from other users an hour later: the data has moved past ana's loop, which is closed.
+  await t.add(mfaFlow(3600, { user: 'cem' }));
+  r = await w.round();
+  all.push(...r.alerts);
+  expect(r.alerts).toMatchObject([{ action: 'closed', version: 4, subject_id: opened.subject_id, title: expect.stringMatching(/^Reauthentication loop ended: /) }]);
+  expect(r.open).toEqual({ loops: 0, clusters: 0 });
+  w.close();
+
+  for (const a of all) expect(schemaErrors('alert.schema.json', a)).toEqual([]);
+  expect(all.map((a) => a.event_id)).toEqual([1, 2, 3, 4].map((v) => `${opened.subject_id}.v${v}`));
+});
+
+test('late sign-ins that move a loop\'s start keep its subject; a quiet tenant closes loops by the wall clock', async () => {
+  const t = lakeWith();
+  await t.add(loop(4, 30, {}, 300));
+  const w = await watcher(t);
+  const first = await w.round();
+  expect(first.alerts).toHaveLength(1);
+  const subject = first.alerts[0].subject_id;
+  // Two earlier prompts arrive late: the SQL now starts the loop earlier and names it differently.
+  await t.add(loop(2, 30, {}, 220));
+  t.advance(61);
+  const r = await w.round();
+  expect(r.alerts).toMatchObject([{ action: 'updated', subject_id: subject, version: 2, loop: { prompt_count: 6 } }]);
+  expect(r.alerts[0].loop!.loop_id).not.toBe(subject);
+  // No newer sign-ins at all; 15 minutes pass on the clock.
+  t.advance(15 * 60);
+  expect((await w.round()).alerts).toMatchObject([{ action: 'closed', subject_id: subject, version: 3 }]);
+  w.close();
+});
+
+test('a tenant-wide cluster is one cluster alert beside its users\' loop alerts', async () => {
+  const t = lakeWith();
+  const users = Array.from({ length: 12 }, (_, i) => `user${i}`);
+  await t.add(users.flatMap((u, i) => loop(4, 40, { user: u }, i * 5)));
+  const w = await watcher(t);
+  const r = await w.round();
+  const clusters = r.alerts.filter((a) => a.kind === 'cluster');
+  expect(clusters).toHaveLength(1);
+  expect(clusters[0]).toMatchObject({ action: 'opened', severity: 'high', cluster: { user_count: 12 }, title: expect.stringContaining('12 users') });
+  const loops = r.alerts.filter((a) => a.kind === 'loop');
+  expect(loops).toHaveLength(12);
+  // Members of a tenant-wide cluster are high severity and name the cluster.
+  for (const a of loops) expect(a).toMatchObject({ severity: 'high', loop: { cluster_id: clusters[0].subject_id } });
+  w.close();
+});
+
+test('a first round on a lake with history alerts only on its recent window', async () => {
+  const t = lakeWith();
+  // A loop a day before the newest sign-in, and one in the last hour.
+  await t.add([...loop(4, 30, { user: 'old' }, -86_400), ...loop(4, 30, { user: 'new' })]);
+  const w = await watcher(t);
+  const r = await w.round();
+  expect(r.alerts.map((a) => a.loop?.user_principal_name)).toEqual(['new@contoso.example']);
+  w.close();
+});
