@@ -12,10 +12,10 @@
  * The hub and the publisher are separate processes (the CLI's dev-hub and publish), as they are in real
  * life, so the consumer's figures are the consumer's alone. Azurite is a child process too.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import { cpus } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import yargs from 'yargs';
 import { startAzurite } from '../devhub/azurite';
 import { importFiles } from '../lake/ingest';
@@ -23,32 +23,7 @@ import { StreamIngest } from '../lake/stream';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import { consume, openHub, sourceOf } from '../sources/eventhub';
 import { writeSimulation } from '../simulate/simulate';
-
-const REPO = resolve(__dirname, '..', '..', '..');
-const CLI = join(REPO, 'bin', 'reauth-loops.js');
-
-function startHubProcess(partitions: number): Promise<{ proc: ChildProcess; connectionString: string }> {
-  const proc = spawn(process.execPath, [CLI, 'dev-hub', '--port', '0', '--no-azurite', '--partitions', String(partitions)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((done, fail) => {
-    let out = '';
-    proc.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = out.match(/REAUTH_EVENTHUB_CONNECTION_STRING='([^']+)'/);
-      if (m) done({ proc, connectionString: m[1] });
-    });
-    proc.on('exit', (code) => fail(new Error(`dev-hub exited with code ${code} before it listened`)));
-  });
-}
-
-function runCli(args: string[], env: Record<string, string>): Promise<void> {
-  return new Promise((done, fail) => {
-    const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
-    p.on('exit', (code) => (code === 0 ? done() : fail(new Error(`reauth-loops ${args[0]} exited with code ${code}`))));
-  });
-}
-
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
+import { int, pct, REPO, runCli, startHubProcess, table } from './common';
 
 async function main(): Promise<void> {
   const argv = yargs(process.argv.slice(2))
@@ -155,8 +130,7 @@ async function main(): Promise<void> {
       ['(publish, for scale)', `${int(backlog.events / publishSeconds)} events/s into the local hub`],
       ['machine', `${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`],
     ];
-    const w = Math.max(...rows.map((r) => r[0].length));
-    process.stdout.write(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n');
+    process.stdout.write(table(rows));
     await fsp.writeFile(join(argv.dir, 'bench-stream.json'), JSON.stringify({ batch, backlog, live: { events: ingest2.totals.events, p50_ms: pct(latencies, 50), p95_ms: pct(latencies, 95), roll_seconds: argv['roll-seconds'], speed } }, null, 2));
   } finally {
     for (const h of hubs) h.kill();

@@ -47,11 +47,13 @@ export async function attachLake(conn: DuckDBConnection, lakeDir: string, since?
   const lake = new Lake(lakeDir);
   const partitions = since ? (await lake.partitionDirs()).filter((d) => partitionStart(d) >= hourOf(since)) : undefined;
   const { files, torn } = await lake.files(partitions);
+  // Always a temp view, so a long-lived connection (continuous detection) can switch between the two.
   if (files.length) {
-    await conn.run(`create or replace view lake_sign_ins as select * from ${readLakeSql(files)}`);
+    await conn.run(`create or replace temp view lake_sign_ins as select * from ${readLakeSql(files)}`);
   } else {
     const cols = [...SIGN_IN_COLUMNS.map((c) => `${c.name} ${c.type === 'JSON' ? 'VARCHAR' : c.type}`), 'date DATE', 'hour INTEGER'];
-    await conn.run(`create or replace temp table lake_sign_ins (${cols.join(', ')})`);
+    await conn.run(`create or replace temp table empty_lake (${cols.join(', ')})`);
+    await conn.run('create or replace temp view lake_sign_ins as select * from empty_lake');
   }
   await conn.run(`create or replace temp table error_codes as select * from read_csv(${quoteString(join(queriesDir(), 'reference', 'error_codes.csv'))}, header = true, columns = {'error_code': 'INTEGER', 'outcome': 'VARCHAR', 'meaning': 'VARCHAR'})`);
   return { files: files.length, torn };

@@ -141,14 +141,8 @@ export class Lake {
     const deadline = Date.now() + (opts.waitMs ?? 0);
     let told = false;
     for (;;) {
-      const holder = await this.tryLock(path);
-      if (holder === null) {
-        HELD.add(path);
-        return async () => {
-          HELD.delete(path);
-          await fsp.rm(path, { force: true });
-        };
-      }
+      const holder = await tryPidLock(path);
+      if (holder === null) return () => releasePidLock(path);
       if (Date.now() >= deadline) {
         throw new CliError(`The lake ${this.root} is being written by process ${holder}. Wait for it to finish, or stop it; one import at a time per lake.`, 3);
       }
@@ -157,31 +151,40 @@ export class Lake {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-
-  /** null when the lock is now ours, else the pid holding it. */
-  private async tryLock(path: string): Promise<number | null> {
-    try {
-      const fh = await fsp.open(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY);
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      return null;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    if (HELD.has(path)) return process.pid;
-    const pid = Number((await fsp.readFile(path, 'utf8').catch(() => '')).trim());
-    const st = await fsp.stat(path).catch(() => null);
-    // An empty file is a lock being taken right now, unless it has been empty for seconds.
-    const halfWritten = !pid && st !== null && Date.now() - st.mtimeMs < 5000;
-    if (halfWritten) return 0;
-    if (pid && pid !== process.pid && isAlive(pid)) return pid;
-    await fsp.rm(path, { force: true }); // stale: its owner is gone
-    return this.tryLock(path);
-  }
 }
 
 /** Locks this process holds, so a second writer in the same process waits instead of taking them over. */
 const HELD = new Set<string>();
+
+/**
+ * Takes the pid lock file at `path` (the lake's _lock, a sink outbox's lock): null when it is now ours, else the
+ * pid holding it (0: another process is writing its pid right now). A lock whose process is gone is taken over.
+ */
+export async function tryPidLock(path: string): Promise<number | null> {
+  try {
+    const fh = await fsp.open(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY);
+    await fh.writeFile(String(process.pid));
+    await fh.close();
+    HELD.add(path);
+    return null;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  if (HELD.has(path)) return process.pid;
+  const pid = Number((await fsp.readFile(path, 'utf8').catch(() => '')).trim());
+  const st = await fsp.stat(path).catch(() => null);
+  // An empty file is a lock being taken right now, unless it has been empty for seconds.
+  const halfWritten = !pid && st !== null && Date.now() - st.mtimeMs < 5000;
+  if (halfWritten) return 0;
+  if (pid && pid !== process.pid && isAlive(pid)) return pid;
+  await fsp.rm(path, { force: true }); // stale: its owner is gone
+  return tryPidLock(path);
+}
+
+export async function releasePidLock(path: string): Promise<void> {
+  HELD.delete(path);
+  await fsp.rm(path, { force: true });
+}
 
 /**
  * Compaction (lake/compact.ts) swaps an hour's small files for one in a single rename: it first writes

@@ -174,7 +174,11 @@ export async function loadSinksConfig(path: string, env: NodeJS.ProcessEnv = pro
   }
   const validate = validator();
   if (!validate(raw)) {
-    const errs = (validate.errors ?? []).filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'if').slice(0, 8);
+    // A sink that fails its type's rules loses the annotations of that branch, so ajv then also calls its
+    // valid keys "unevaluated": only a key no sink type knows is a real typo.
+    const errs = (validate.errors ?? [])
+      .filter((e) => e.keyword !== 'if' && !(e.keyword === 'unevaluatedProperties' && knownKeys().has(String(e.params.unevaluatedProperty))))
+      .slice(0, 8);
     throw new CliError(`The sinks file ${path} is not valid:\n${errs.map((e) => `  ${e.instancePath || '/'} ${e.message}${e.params && 'unevaluatedProperty' in e.params ? `: ${String(e.params.unevaluatedProperty)}` : ''}`).join('\n')}\nSee schemas/sinks-config.schema.json.`, 2);
   }
   const cfg = raw as SinksConfig;
@@ -216,11 +220,28 @@ function resolveSecrets(s: SinkConfig, env: NodeJS.ProcessEnv, path: string): vo
 }
 
 let compiled: ValidateFunction | undefined;
+let schema: Record<string, unknown> | undefined;
 function validator(): ValidateFunction {
   if (!compiled) {
     const ajv = new Ajv2020({ allErrors: true, strict: false });
     addFormats(ajv);
-    compiled = ajv.compile(JSON.parse(readFileSync(join(queriesDir(), '..', 'schemas', 'sinks-config.schema.json'), 'utf8')));
+    schema = JSON.parse(readFileSync(join(queriesDir(), '..', 'schemas', 'sinks-config.schema.json'), 'utf8')) as Record<string, unknown>;
+    compiled = ajv.compile(schema);
   }
   return compiled;
+}
+
+/** Every key any sink type declares, found by walking the schema's `properties`. */
+function knownKeys(): Set<string> {
+  const keys = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (!v || typeof v !== 'object') return;
+    for (const [k, child] of Object.entries(v)) {
+      if (k === 'properties' && child && typeof child === 'object') for (const name of Object.keys(child)) keys.add(name);
+      walk(child);
+    }
+  };
+  walk((schema as { $defs?: unknown })?.$defs);
+  return keys;
 }
