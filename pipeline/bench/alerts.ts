@@ -62,7 +62,7 @@ async function latency(argv: { dir: string; seconds: number; loops: number; rate
     // consume --sinks defaults: roll 5 s; detection every 5 s and after each commit.
     const ingest = await StreamIngest.open(lake, { sourceOf: sourceOf(clients.scope), rollSeconds: 5 });
     const sinks: SinksConfig = { sinks: [{ name: 'bench-webhook', type: 'webhook', url: rx.url }] };
-    const live = await LiveDetection.start(lake, { sinks, intervalSeconds: 5, log: () => undefined, watch: {} });
+    const live = await LiveDetection.start(lake, { sinks, intervalSeconds: 5, log: (e) => (e.event === 'detect_error' || e.event === 'sink_error' || e.event === 'sink_warning') && process.stderr.write(JSON.stringify(e) + '\n'), watch: {} });
     const landing: number[] = [];
     const stop = new AbortController();
     const consuming = consume(clients, ingest, { start: 'earliest', signal: stop.signal, onCommit: (r) => (landing.push(...r.latenciesMs), live.trigger()) });
@@ -122,7 +122,7 @@ async function latency(argv: { dir: string; seconds: number; loops: number; rate
     return [
       ['live traffic', `${int(sent)} sign-ins over ${argv.seconds} s (${argv.rate}/s background, ${argv.loops} users looping, a prompt every ${argv.every} s), ${argv.partitions} partitions`],
       ['alert latency (hub → webhook)', lat.length ? `p50 ${s(pct(lat, 50))}, p95 ${s(pct(lat, 95))}, max ${s(lat[lat.length - 1])} over ${lat.length} loops (aim: p95 < 10 s)` : 'no alert arrived'],
-      ['  loops not alerted / alerts for no loop', `${missed.length} / ${stray.length}`],
+      ['  loops not alerted / alerts for no loop', `${missed.length} / ${stray.length}${missed.length ? ` (not alerted: ${missed.join(', ')})` : ''}`],
       ['baseline: hub → committed Parquet', landing.length ? `p50 ${s(pct(landing, 50))}, p95 ${s(pct(landing, 95))} per event (same run)` : '-'],
     ];
   } finally {

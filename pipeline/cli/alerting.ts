@@ -58,6 +58,8 @@ export function liveLogLine(e: LiveEvent): string | null {
       return `sink ${e.sink}: outbox full, ${e.dropped} alert(s) dropped (${e.policy}): ${e.event_ids.join(', ')}`;
     case 'sink_rejected':
       return `sink ${e.sink}: refused ${e.event_ids.join(', ')}: ${e.reason} (kept in its outbox's rejected.ndjson)`;
+    case 'sink_warning':
+      return `sink ${e.sink}: warning: ${e.message}`;
     case 'sink_truncated':
       return `sink ${e.sink}: ${e.event_id} cut to fit (${e.fields.join(', ')})`;
   }

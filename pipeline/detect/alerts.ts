@@ -106,6 +106,18 @@ export class AlertTracker {
    * them as pending (durable before anyone sends them). Call delivered() once every outbox holds them.
    */
   async round(input: RoundInput, now: Date): Promise<Alert[]> {
+    // All or nothing: a round that fails half-way (a bad row, a full disk) must not leave loops marked as
+    // alerted in memory whose alerts were never saved, or they would never be sent.
+    const before = structuredClone(this.state);
+    try {
+      return await this.apply(input, now);
+    } catch (e) {
+      this.state = before;
+      throw e;
+    }
+  }
+
+  private async apply(input: RoundInput, now: Date): Promise<Alert[]> {
     const out: Alert[] = [];
     const nowIso = now.toISOString();
     if (input.watermark && (!this.state.watermark || input.watermark > this.state.watermark)) this.state.watermark = input.watermark;

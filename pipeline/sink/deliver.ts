@@ -26,7 +26,8 @@ export type SinkEvent =
   | { event: 'sink_error'; sink: string; message: string; attempt: number; retry_in_ms: number; depth: number }
   | { event: 'sink_dropped'; sink: string; dropped: number; event_ids: string[]; policy: string }
   | { event: 'sink_rejected'; sink: string; event_ids: string[]; reason: string }
-  | { event: 'sink_truncated'; sink: string; event_id: string; fields: string[] };
+  | { event: 'sink_truncated'; sink: string; event_id: string; fields: string[] }
+  | { event: 'sink_warning'; sink: string; message: string };
 
 /** What `sinks status` shows, kept in <outbox>/<sink>/status.json by the process delivering. */
 export interface SinkState {
@@ -62,8 +63,14 @@ export class Dispatcher {
         const outbox = await Outbox.open(
           dir,
           { maxAlerts: limits.maxAlerts, maxBytes: Math.round(limits.maxMb * 1024 * 1024), full: limits.full },
-          { onDrop: (dropped) => log({ event: 'sink_dropped', sink: s.name, dropped: dropped.length, event_ids: dropped.slice(0, 20).map((d) => d.eventId), policy: limits.full }) },
+          {
+            onDrop: (dropped) => log({ event: 'sink_dropped', sink: s.name, dropped: dropped.length, event_ids: dropped.slice(0, 20).map((d) => d.eventId), policy: limits.full }),
+            onWarn: (message) => log({ event: 'sink_warning', sink: s.name, message }),
+          },
         );
+        if ('tlsVerify' in s && s.tlsVerify === false) {
+          log({ event: 'sink_warning', sink: s.name, message: 'tlsVerify is false: the receiver\'s certificate is not checked, so anyone on the path can read and forge alerts. Use caFile instead.' });
+        }
         runners.push(new SinkRunner(s, dir, outbox, createTransport(s), { ...DEFAULT_RETRY, ...cfg.retry }, log));
       }
     } catch (e) {
@@ -101,7 +108,9 @@ export class Dispatcher {
 
 class SinkRunner {
   private stopped = false;
-  private readonly wake = new AbortController();
+  /** Resolves once, on close(): every wait in the loop races it, without adding a listener per wait. */
+  private readonly closing: Promise<void>;
+  private wake!: () => void;
   private loop: Promise<void> = Promise.resolve();
   private state: SinkState;
 
@@ -113,6 +122,7 @@ class SinkRunner {
     private readonly retry: Required<RetryConfig>,
     private readonly log: (e: SinkEvent) => void,
   ) {
+    this.closing = new Promise((resolve) => (this.wake = resolve));
     this.state = { sink: cfg.name, type: cfg.type, pid: process.pid, updated_at: new Date().toISOString(), last_success_at: null, last_error: null, last_error_at: null, consecutive_failures: 0, next_retry_at: null };
   }
 
@@ -131,7 +141,7 @@ class SinkRunner {
 
   async close(): Promise<void> {
     this.stopped = true;
-    this.wake.abort();
+    this.wake();
     await this.loop;
     await this.transport.close().catch(() => undefined);
     await this.outbox.close();
@@ -145,7 +155,7 @@ class SinkRunner {
     await this.saveState();
     while (!this.stopped) {
       if (this.outbox.depth().alerts === 0) {
-        await Promise.race([this.outbox.whenNonEmpty(), abortable(this.wake.signal)]);
+        await Promise.race([this.outbox.whenNonEmpty(), this.closing]);
         continue;
       }
       const entries = this.outbox.peek(batchCap, this.transport.limits.maxBatchBytes);
@@ -202,7 +212,7 @@ class SinkRunner {
         this.state = { ...this.state, last_error: message, last_error_at: new Date().toISOString(), consecutive_failures: attempt, next_retry_at: new Date(Date.now() + wait).toISOString() };
         this.log({ event: 'sink_error', sink: this.cfg.name, message, attempt, retry_in_ms: wait, depth: this.outbox.depth().alerts });
         await this.saveState();
-        await sleep(wait, this.wake.signal);
+        await sleep(wait, this.closing);
       }
     }
   }
@@ -237,17 +247,8 @@ export async function readSinkState(dir: string): Promise<SinkState | null> {
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
-
-function abortable(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+function sleep(ms: number, cancel?: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return (cancel ? Promise.race([done, cancel]) : done).finally(() => clearTimeout(timer));
 }

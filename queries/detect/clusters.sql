@@ -116,7 +116,8 @@ select
     members.os_family,
     mode(members.device_os) as device_os,
     members.client_app_used,
-    (select list(code order by n desc, code) from code_counts where code_counts.cluster_id = members.cluster_id) as error_codes,
+    -- a cluster of loops that only ever succeeded has no codes: an empty list, not NULL
+    coalesce((select list(code order by n desc, code) from code_counts where code_counts.cluster_id = members.cluster_id), []) as error_codes,
     list(members.loop_id order by members.start, members.loop_id) as loop_ids,
     list(distinct members.user_principal_name order by members.user_principal_name)
         filter (where members."end" > core_end.core_end + to_seconds($straggler_grace_secs)) as users_still_looping

@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { importFiles } from '../../pipeline/lake/ingest';
 import { LoopWatcher } from '../../pipeline/detect/watch';
-import type { Alert } from '../../pipeline/sink/types';
+import { AlertTracker } from '../../pipeline/detect/alerts';
+import type { Alert, LoopCluster } from '../../pipeline/sink/types';
+import { sampleLoop } from '../support/alert-samples';
 import { BASE, lines, mfaFlow, type Rec } from '../support/records';
 import { schemaErrors } from '../support/schemas';
 import { tempDir } from '../support/tmp';
@@ -131,4 +133,30 @@ test('a first round on a lake with history alerts only on its recent window', as
   const r = await w.round();
   expect(r.alerts.map((a) => a.loop?.user_principal_name)).toEqual(['new@contoso.example']);
   w.close();
+});
+
+test('a cluster of loops with no error codes (every prompt succeeded) is alerted, with an empty code list', async () => {
+  const t = lakeWith();
+  const users = Array.from({ length: 10 }, (_, i) => `ok${i}`);
+  // Single-row prompts: each a completed interactive sign-in with password and MFA, no error code at all.
+  await t.add(users.flatMap((u, i) => Array.from({ length: 4 }, (_, k) => ({ at: i * 3 + k * 20, user: u, corr: `${u}-${k}` }))));
+  const w = await watcher(t);
+  const r = await w.round();
+  const cluster = r.alerts.find((a) => a.kind === 'cluster');
+  expect(cluster?.cluster).toMatchObject({ user_count: 10, error_codes: [] });
+  expect(cluster?.reason).toContain('codes none');
+  expect(r.alerts.filter((a) => a.kind === 'loop')).toHaveLength(10);
+  w.close();
+});
+
+test('a round that fails half-way changes nothing: the loops it saw are alerted by the next round', async () => {
+  const dir = tmp.sub(`tracker-${++n}`);
+  const tracker = await AlertTracker.open(dir, { updateEverySeconds: 60, loopCloseSeconds: 300, clusterCloseSeconds: 900, idleCloseSeconds: 900 });
+  const loop = sampleLoop(1);
+  const broken = { cluster_id: 'cluster-x', start: loop.start, end: loop.end, users_still_looping: null } as unknown as LoopCluster;
+  const input = { loops: [loop], clusters: [broken], watermark: loop.end, windowStart: '2026-04-14T07:00:00.000Z' };
+  await expect(tracker.round(input, new Date(BASE))).rejects.toThrow();
+  expect(tracker.pending).toEqual([]);
+  const r = await tracker.round({ ...input, clusters: [] }, new Date(BASE));
+  expect(r).toMatchObject([{ action: 'opened', version: 1, subject_id: loop.loop_id }]);
 });

@@ -8,6 +8,7 @@ import { startDevHub } from '../../devhub/server';
 import { StreamIngest } from '../../lake/stream';
 import { publish } from '../../publish/publish';
 import { consume, ENV, loadSettings, openHub, sourceOf, type HubSettings } from '../../sources/eventhub';
+import { LiveDetection } from '../../detect/live';
 import { TABLE_COLUMNS } from './detect';
 import { CLUSTER_TABLE_COLUMNS } from './clusters';
 import { emit, note } from '../shared';
@@ -21,7 +22,7 @@ export function builder(y: Argv): Argv {
     .epilog(
       'What `npm start` runs. With no hub settings in the environment it starts a local Event Hubs and Azurite on loopback, ' +
         'replays data-samples/ into the hub line by line (a simulated day with a tenant-wide Outlook incident among them), ' +
-        'consumes it into the lake with checkpoints, prints the flagged sessions and clusters, and stops everything. ' +
+        'consumes it into the lake with checkpoints while continuous detection writes alerts to <lake>/alerts.ndjson, prints the flagged sessions and clusters, and stops everything. ' +
         'The lake is recreated on every run.',
     );
 }
@@ -55,13 +56,25 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
     }
     const clients = await openHub(settings, { balance: { strategy: 'greedy', updateIntervalInMs: 1000 } });
     const ingest = await StreamIngest.open(lake, { sourceOf: sourceOf(clients.scope), rollSeconds: 2 });
+    // Alerts as `consume --sinks` sends them, here into a file sink.
+    const alertsFile = join(lake, 'alerts.ndjson');
+    const alerts = { opened: 0, updated: 0, closed: 0 };
+    const live = await LiveDetection.start(lake, {
+      sinks: { sinks: [{ name: 'demo-file', type: 'file', path: alertsFile }] },
+      watch: {},
+      log: (e) => {
+        if (e.event === 'alert') alerts[e.action]++;
+      },
+    });
     try {
-      await consume(clients, ingest, { start: 'earliest', stopWhenIdleSeconds: real ? 30 : 2 });
+      await consume(clients, ingest, { start: 'earliest', stopWhenIdleSeconds: real ? 30 : 2, onCommit: () => live.trigger() });
     } finally {
+      await live.stop();
       await ingest.close();
     }
     const t = ingest.totals;
     note(`Consumed ${t.events.toLocaleString('en-US')} events: ${t.read.toLocaleString('en-US')} items, ${t.landed.toLocaleString('en-US')} landed, ${t.duplicates} duplicates, ${t.quarantined} quarantined (see ${join(lake, 'quarantine')}), ${t.files} Parquet file(s).`);
+    note(`Alerts sent while consuming: ${alerts.opened} opened, ${alerts.updated} updated, ${alerts.closed} closed, into ${alertsFile} (send them to a SIEM with consume --sinks; see the README's "Alert feeds").`);
     const r = await detect(lake);
     note(`\nFlagged sessions (${r.flagged.rows.length}):`);
     await emit({}, r.flagged.columns, r.flagged.rows, TABLE_COLUMNS);
