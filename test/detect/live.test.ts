@@ -122,6 +122,17 @@ test('a tenant-wide cluster is one cluster alert beside its users\' loop alerts'
   expect(loops).toHaveLength(12);
   // Members of a tenant-wide cluster are high severity and name the cluster.
   for (const a of loops) expect(a).toMatchObject({ severity: 'high', loop: { cluster_id: clusters[0].subject_id } });
+  // Two more users join while it lasts: one update of the cluster (after the minute), none of the others.
+  await t.add(['late0', 'late1'].flatMap((u) => loop(4, 40, { user: u }, 100)));
+  t.advance(61);
+  const grown = await w.round();
+  expect(grown.alerts.filter((a) => a.kind === 'cluster')).toMatchObject([{ action: 'updated', version: 2, subject_id: clusters[0].subject_id, cluster: { user_count: 14 } }]);
+  expect(grown.alerts.filter((a) => a.kind === 'loop' && a.action === 'opened')).toHaveLength(2);
+  // Sign-ins an hour later: every loop and the cluster are closed, once.
+  await t.add(mfaFlow(3600, { user: 'cem' }));
+  const ended = await w.round();
+  expect(ended.alerts.filter((a) => a.action === 'closed').map((a) => a.kind).sort()).toEqual(['cluster', ...Array(14).fill('loop')]);
+  expect(ended.open).toEqual({ loops: 0, clusters: 0 });
   w.close();
 });
 

@@ -61,7 +61,8 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
     const alerts = { opened: 0, updated: 0, closed: 0 };
     const live = await LiveDetection.start(lake, {
       sinks: { sinks: [{ name: 'demo-file', type: 'file', path: alertsFile }] },
-      watch: {},
+      // The samples span days and arrive in seconds: look back over all of them, not the last two hours.
+      watch: { lookbackMinutes: 14 * 24 * 60 },
       log: (e) => {
         if (e.event === 'alert') alerts[e.action]++;
       },
