@@ -8,7 +8,8 @@ import { defaultFormat } from '../sink/config';
 import { Dispatcher } from '../sink/deliver';
 import { fitToSize } from '../sink/formats';
 import { createTransport } from '../sink/transports';
-import type { Alert, FlaggedSession } from '../sink/types';
+import type { Alert } from '../sink/types';
+import { sampleAlert } from '../simulate/alerts';
 import { int } from './common';
 
 /**
@@ -40,8 +41,8 @@ export async function throughput(o: { dir: string; alerts: number }): Promise<st
   const rows: string[][] = [];
   try {
     for (const s of sinks) {
-      const alerts = Array.from({ length: o.alerts }, (_, i) => benchAlert(i));
-      const base = await baseline(s, alerts.map((a, i) => benchAlert(i + o.alerts, a)));
+      const alerts = Array.from({ length: o.alerts }, (_, i) => sampleAlert(i));
+      const base = await baseline(s, alerts.map((_, i) => sampleAlert(i + o.alerts)));
       const d = await Dispatcher.open({ sinks: [s] }, join(work, 'outbox'), () => undefined);
       const t0 = performance.now();
       // As detection hands them over: rounds of 100.
@@ -79,55 +80,4 @@ async function baseline(s: SinkConfig, alerts: Alert[]): Promise<number> {
   } finally {
     await t.close();
   }
-}
-
-function benchAlert(i: number, like?: Alert): Alert {
-  const id = `loop-bench${String(i).padStart(11, '0')}`;
-  const loop: FlaggedSession = {
-    loop_id: id,
-    kind: 'reauth_loop',
-    severity: 'medium',
-    tenant_id: '11111111-2222-3333-4444-555555555555',
-    user_id: `user-${i}`,
-    user_principal_name: `user${i}@contoso.example`,
-    user_display_name: `User ${i}`,
-    app_id: '27922004-5251-4030-b22d-91ecd9a37ea4',
-    app_display_name: 'Outlook Mobile',
-    device_id: `dev-${i}`,
-    device_os: 'Ios',
-    client_app_used: 'Mobile Apps and Desktop clients',
-    start: '2026-04-14T09:00:00.000Z',
-    end: '2026-04-14T09:05:00.000Z',
-    duration_seconds: 300,
-    prompt_count: 6,
-    success_count: 6,
-    interrupt_count: 6,
-    failure_count: 0,
-    denial_count: 0,
-    reauth_signal_count: 2,
-    loop_signal_count: 0,
-    error_codes: [50074, 70044],
-    median_gap_seconds: 60,
-    median_reprompt_seconds: 55,
-    ip_addresses: ['203.0.113.7'],
-    sign_in_ids: Array.from({ length: 12 }, (_, k) => `00000000-0000-4000-8000-${String(i * 100 + k).padStart(12, '0')}`),
-    cluster_id: null,
-    reason: '6 prompts in 5 min for Outlook Mobile on Ios; each success was followed by a new prompt within 60 s; codes 50074, 70044.',
-  };
-  const at = '2026-04-14T09:05:03.000Z';
-  return {
-    schema: 'reauth-loops.alert/1',
-    event_id: `${id}.v1`,
-    kind: 'loop',
-    subject_id: id,
-    version: 1,
-    action: 'opened',
-    severity: 'medium',
-    title: `Reauthentication loop: ${loop.user_principal_name}, Outlook Mobile on Ios (6 prompts)`,
-    reason: like?.reason ?? loop.reason,
-    emitted_at: at,
-    first_emitted_at: at,
-    tenant_id: loop.tenant_id,
-    loop,
-  };
 }
