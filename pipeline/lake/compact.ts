@@ -11,6 +11,8 @@ export interface CompactOptions {
   minFiles?: number;
   /** Only these partitions ('YYYY-MM-DD/HH'). */
   only?: string[];
+  /** Merge only files smaller than this (a minor compaction, for hours still filling): earlier merges stay as they are. */
+  maxFileBytes?: number;
   now?: () => Date;
 }
 
@@ -46,7 +48,8 @@ export async function compactLake(lakeDir: string, opts: CompactOptions = {}): P
       const unlock = await lake.lock({ waitMs: 10 * 60_000 });
       try {
         await finishInterrupted(dir);
-        const { files } = await lake.files([dir]);
+        const { files: all } = await lake.files([dir]);
+        const files = opts.maxFileBytes === undefined ? all : await smallerThan(all, opts.maxFileBytes);
         if (files.length < (opts.minFiles ?? 2)) continue;
         out.push({ partition: key, ...(await compactHour(lake, conn, dir, files)) });
       } finally {
@@ -92,6 +95,26 @@ async function finishInterrupted(dir: string): Promise<void> {
   for (const f of replaced) await fsp.rm(join(dir, f), { force: true });
   for (const m of names.filter((n) => n.startsWith('_compact-') && n.endsWith('.json'))) await fsp.rm(join(dir, m), { force: true });
   await fsyncDir(dir);
+}
+
+async function smallerThan(files: string[], bytes: number): Promise<string[]> {
+  const sizes = await Promise.all(files.map((f) => fsp.stat(f).then((s) => s.size)));
+  return files.filter((_, i) => sizes[i] < bytes);
+}
+
+/**
+ * For the hours a continuous consumer keeps writing 5-second files into (the one filling included): merge their
+ * small files once `minFiles` pile up. Detection reads the recent hours every few seconds, and hundreds of
+ * small files would cost it more than the merge does.
+ */
+export function minorCompaction(partitions: Iterable<string>): CompactOptions {
+  return { only: [...partitions], settledMinutes: -60, minFiles: 12, maxFileBytes: 8 * 1024 * 1024 };
+}
+
+/** A lake file's partition key, 'YYYY-MM-DD/HH', from its path. */
+export function partitionKeyOf(file: string): string | null {
+  const m = /date=(\d{4}-\d{2}-\d{2})[\\/]hour=(\d{2})[\\/][^\\/]+$/.exec(file);
+  return m ? `${m[1]}/${m[2]}` : null;
 }
 
 async function countRows(conn: DuckDBConnection, files: string[]): Promise<number> {

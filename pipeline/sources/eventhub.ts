@@ -160,6 +160,7 @@ export type ConsumeEvent =
   | { event: 'commit'; events: number; read: number; landed: number; duplicates: number; quarantined: number; files: number; seconds: number; checkpoints: Record<string, number> }
   | { event: 'status'; events_per_second: number; totals: StreamIngest['totals']; buffered: number; partitions: Record<string, PartitionStatus> }
   | { event: 'warning' | 'error'; message: string; partition?: string }
+  | { event: 'compacted'; partitions: Array<{ partition: string; files_before: number; rows: number }> }
   | { event: 'stopped'; reason: string; totals: StreamIngest['totals'] };
 
 export interface ConsumeOptions {

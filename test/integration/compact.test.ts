@@ -1,10 +1,11 @@
-import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importFiles } from '../../pipeline/lake/ingest';
 import { Lake } from '../../pipeline/lake/lake';
-import { compactLake } from '../../pipeline/lake/compact';
+import { compactLake, minorCompaction, partitionKeyOf } from '../../pipeline/lake/compact';
 import { detect } from '../../pipeline/detect/detect';
 import { REPO, lakeRows, tempDir } from '../support/tmp';
+import { lines, mfaFlow } from '../support/records';
 
 /** Compaction: an hour's small files become one, same rows, same findings, and readers never see both. */
 const tmp = tempDir();
@@ -76,4 +77,38 @@ test('a compaction interrupted after its switch is honoured by readers and finis
   expect(readdirSync(hourDir).filter((f) => f.startsWith('_compact-'))).toEqual([]);
   expect(readdirSync(hourDir).filter((f) => f.endsWith('.parquet'))).toHaveLength(1);
   expect(await keys(lake)).toEqual(all);
+});
+
+test('a minor compaction merges only the small files of the hours named, the hour still filling included', async () => {
+  // Fifteen small files in 2026-04-14 09:00-10:00, as a 5-second consumer writes them.
+  const lake = tmp.sub('minor');
+  for (let i = 0; i < 15; i++) {
+    const f = tmp.sub(`minor-${i}.ndjson`);
+    writeFileSync(f, lines(mfaFlow(i * 60, { user: `u${i}` })));
+    await importFiles([f], lake);
+  }
+  const key = '2026-04-14/09';
+  expect((await filesPerHour(lake)).get('date=2026-04-14/hour=09')).toBe(15);
+  const before = await keys(lake);
+  // "now" is inside that hour: a normal compaction leaves the hour alone, a minor one does not.
+  const now = () => new Date('2026-04-14T09:30:00Z');
+  expect(await compactLake(lake, { settledMinutes: 0, now })).toEqual([]);
+  const merged = await compactLake(lake, { ...minorCompaction([key]), now });
+  expect(merged).toMatchObject([{ partition: key, files_before: 15 }]);
+  expect((await filesPerHour(lake)).get('date=2026-04-14/hour=09')).toBe(1);
+  expect(await keys(lake)).toEqual(before);
+  // More small files beside the merged one: only they are merged next time; the merged file is not rewritten.
+  const first = (await new Lake(lake).files()).files;
+  for (let i = 15; i < 27; i++) {
+    const f = tmp.sub(`minor-${i}.ndjson`);
+    writeFileSync(f, lines(mfaFlow(i * 60, { user: `u${i}` })));
+    await importFiles([f], lake);
+  }
+  // (In a real hour the merged file is megabytes; here the limit sits just under its size.)
+  const second = await compactLake(lake, { ...minorCompaction([key]), now, maxFileBytes: statSync(first[0]).size });
+  expect(second).toMatchObject([{ partition: key, files_before: 12 }]);
+  const files = (await new Lake(lake).files()).files;
+  expect(files).toHaveLength(2);
+  expect(files).toContain(first[0]);
+  expect(partitionKeyOf(files[0])).toBe(key);
 });

@@ -10,6 +10,7 @@ import { LiveDetection } from '../../detect/live';
 import { loadSinksConfig } from '../../sink/config';
 import { alertingOptions, humanLiveLog, jsonLiveLog, liveOptions } from '../alerting';
 import { namedThresholdOptions } from '../shared';
+import { compactLake, minorCompaction, partitionKeyOf } from '../../lake/compact';
 
 export function builder(y: Argv): Argv {
   return alertingOptions(namedThresholdOptions(y), 'Alerts (with --sinks):')
@@ -27,6 +28,7 @@ export function builder(y: Argv): Argv {
     .option('roll-mb', { type: 'number', default: 32, describe: 'Commit a file once this many MB of bodies are buffered' })
     .option('roll-seconds', { type: 'number', describe: '... or once the oldest buffered event is this old [default: 60; 5 with --sinks, so alerts leave within seconds]' })
     .option('quiet-commit-seconds', { type: 'number', default: 2, describe: '... or once nothing has arrived for this long (Entra sends bursts)' })
+    .option('compact-minutes', { type: 'number', describe: 'Merge the small files of the hours being written every N minutes (0: never; run `compact` yourself) [default: 2 with --sinks on a local lake, else 0]' })
     .option('max-batch', { type: 'number', default: 1000, describe: 'Events per read from a partition' })
     .option('workers', { type: 'number', describe: 'Threads that parse and normalize (default: one per core)' })
     .option('owner-id', { type: 'string', describe: 'Name of this consumer in partition ownership [default: host-pid]' })
@@ -77,6 +79,10 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
     balance: { updateIntervalInMs: (args['balance-interval-seconds'] as number) * 1000, partitionOwnershipExpirationIntervalInMs: (args['ownership-expiry-seconds'] as number) * 1000 },
   });
   const { dir, mirror } = await lakeTarget(args.lake as string, args.spool as string | undefined, settings);
+  // With 5-second files, detection would read hundreds of them every round: merge the hours being written.
+  const compactMinutes = (args['compact-minutes'] as number | undefined) ?? (sinks && !mirror ? 2 : 0);
+  if (compactMinutes > 0 && mirror) throw new CliError('--compact-minutes works on a local lake only; a Blob lake is compacted after `pull`.', 2);
+  const compactor = compactMinutes > 0 ? new RecentHoursCompactor(dir, compactMinutes * 60_000, log) : null;
   const ingest = await StreamIngest.open(dir, {
     mirror,
     sourceOf: sourceOf(hub.scope),
@@ -115,7 +121,10 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
       signal: stop.signal,
       onEvent: log,
       statusEveryMs: ((args['status-seconds'] as number | undefined) ?? (json ? 10 : 1)) * 1000,
-      onCommit: () => live?.trigger(),
+      onCommit: (r) => {
+        live?.trigger();
+        compactor?.committed(r.files);
+      },
     });
   } finally {
     process.off('SIGINT', onSignal);
@@ -123,6 +132,7 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
     // A last detection round over the last commit, and a few seconds for the sinks; the rest waits in the outboxes.
     try {
       await live?.stop();
+      await compactor?.idle();
     } finally {
       await ingest.close();
     }
@@ -161,6 +171,8 @@ function humanLog(tty: boolean): (e: ConsumeEvent) => void {
       case 'warning':
       case 'error':
         return line(`${e.event}${e.partition ? ` (partition ${e.partition})` : ''}: ${e.message}`);
+      case 'compacted':
+        return line(`compacted ${e.partitions.map((p) => `${p.partition} (${p.files_before} files → 1)`).join(', ')}`);
       case 'stopped':
         return line(`Stopped (${e.reason}): ${e.totals.events} event(s), ${e.totals.landed} landed, ${e.totals.duplicates} duplicate(s), ${e.totals.quarantined} quarantined, ${e.totals.files} file(s).`);
     }
@@ -187,4 +199,40 @@ async function lakeTarget(lake: string, spool: string | undefined, s: HubSetting
   const auth = s.storageConnectionString ? { connectionString: s.storageConnectionString } : { credential: await credentialFor(s) };
   const safe = `${new URL(loc.accountUrl).host}${new URL(loc.accountUrl).pathname}-${loc.container}-${loc.prefix}`.replace(/[^A-Za-z0-9.-]+/g, '_');
   return { dir: spool ?? join('.reauth-spool', safe), mirror: BlobMirror.open(loc, auth) };
+}
+
+/** Minor compaction of the hours the consumer wrote into, at most every `everyMs`, one run at a time. */
+class RecentHoursCompactor {
+  private readonly touched = new Set<string>();
+  private last = Date.now();
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly lake: string,
+    private readonly everyMs: number,
+    private readonly log: (e: ConsumeEvent) => void,
+  ) {}
+
+  committed(files: string[]): void {
+    for (const f of files) {
+      const key = partitionKeyOf(f);
+      if (key) this.touched.add(key);
+    }
+    if (Date.now() - this.last < this.everyMs || this.touched.size === 0) return;
+    this.last = Date.now();
+    const keys = [...this.touched];
+    this.touched.clear();
+    this.running = this.running.then(async () => {
+      try {
+        const merged = await compactLake(this.lake, minorCompaction(keys));
+        if (merged.length) this.log({ event: 'compacted', partitions: merged.map((m) => ({ partition: m.partition, files_before: m.files_before, rows: m.rows })) });
+      } catch (e) {
+        this.log({ event: 'warning', message: `compaction failed; the small files stay as they are and nothing is lost: ${redact((e as Error).message)}` });
+      }
+    });
+  }
+
+  idle(): Promise<void> {
+    return this.running;
+  }
 }

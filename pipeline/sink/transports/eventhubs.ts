@@ -4,7 +4,7 @@ import { registerSecret } from '../../secrets';
 import { describeAzureError } from '../../sources/eventhub';
 import type { EventHubsSinkConfig } from '../config';
 import { DeliveryError, type OutMessage, type Transport } from '../types';
-import { sinkCredential } from './sentinel';
+import { sinkCredential } from './credential';
 
 /**
  * The caller (sink/deliver.ts) owns backoff, so one send() gives up after a few seconds instead of the SDK's

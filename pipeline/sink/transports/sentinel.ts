@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
-import type { AccessToken, TokenCredential } from '@azure/identity';
 import { LogsIngestionClient, isAggregateLogsUploadError, type LogsIngestionClientOptions } from '@azure/monitor-ingestion';
 import { CliError } from '../../errors';
-import { registerSecret } from '../../secrets';
-import { credentialFor, describeAzureError, type HubSettings } from '../../sources/eventhub';
-import type { CredentialConfig, SentinelSinkConfig } from '../config';
+import { describeAzureError } from '../../sources/eventhub';
+import type { SentinelSinkConfig } from '../config';
 import { DeliveryError, type OutMessage, type Transport } from '../types';
+import { sinkCredential } from './credential';
 
 const DEFAULT_STREAM = 'Custom-ReauthLoops_CL';
 /** The SDK waits out a Retry-After up to this long itself; a longer one goes back to the caller's backoff. */
@@ -15,25 +14,6 @@ const MAX_SDK_WAIT_MS = 5_000;
 const SEND_TIMEOUT_MS = 60_000;
 /** @azure/core-rest-pipeline's PipelinePolicy, named through the client's options (core-rest-pipeline is not our dependency). */
 type PipelinePolicy = NonNullable<LogsIngestionClientOptions['additionalPolicies']>[number]['policy'];
-
-/**
- * A Microsoft Entra credential for the Azure sinks. `token` is a static bearer token from the environment,
- * for emulators and tests only; everything else goes through the project's credentialFor.
- */
-export async function sinkCredential(c: CredentialConfig | undefined): Promise<TokenCredential> {
-  if (c?.kind === 'token') return staticTokenCredential(c.tokenEnv);
-  // credentialFor reads only these two fields of the hub settings.
-  const s: Pick<HubSettings, 'credential' | 'managedIdentityClientId'> = { credential: c?.kind, managedIdentityClientId: c?.kind === 'managed-identity' ? c.clientId : undefined };
-  return credentialFor(s as HubSettings);
-}
-
-function staticTokenCredential(tokenEnv: string): TokenCredential {
-  const token = process.env[tokenEnv];
-  if (!token) throw new CliError(`The sink's credential is {kind:'token'} but the environment variable ${tokenEnv} is empty: set it to a bearer token (emulators and tests only).`, 2);
-  registerSecret(token);
-  // Its real expiry is unknown; an hour ahead keeps the SDK from asking again on every request.
-  return { getToken: async (): Promise<AccessToken> => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) };
-}
 
 /**
  * Sentinel through the Azure Monitor Logs Ingestion API: each message is one row (the "sentinel" format

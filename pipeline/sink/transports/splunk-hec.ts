@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import type { SplunkHecSinkConfig } from '../config';
 import { DeliveryError, type OutMessage, type Transport } from '../types';
-import { bodySnippet, describeNetError, httpClient, jsonValueText, readSecret, retryAfterMs, type HttpResponse } from './webhook';
+import { bodySnippet, describeNetError, httpClient, jsonValueText, readSecret, retryAfterMs, type HttpResponse } from './net';
 
 /**
  * Splunk HTTP Event Collector. A 200 from /services/collector/event only means Splunk parsed the events; when

@@ -3,7 +3,7 @@ import { hostname as osHostname } from 'node:os';
 import tls from 'node:tls';
 import type { SyslogSinkConfig } from '../config';
 import { DeliveryError, type AlertSeverity, type OutMessage, type Transport } from '../types';
-import { describeNetError, tlsClientOptions } from './webhook';
+import { describeNetError, tlsClientOptions } from './net';
 
 /**
  * RFC 5424 over TCP (RFC 6587 octet counting) or TLS (RFC 5425). Neither has an application acknowledgement:
