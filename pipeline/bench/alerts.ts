@@ -8,6 +8,8 @@
  *      local webhook receiver; p50/p95/max. Baseline: the same run's enqueue → committed latency per event.
  *   2. throughput: N alerts through each sink's outbox and delivery loop into a real local receiver,
  *      alerts/s; baseline: the same transport's send() alone, no outbox (what the outbox costs).
+ *   3. rounds: one detection round over an hour written as 300 small files (what `consume --sinks` writes
+ *      in 25 minutes at 5-second rolls), beside the same round once minor compaction merged them.
  */
 import type { ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
@@ -17,6 +19,10 @@ import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
 import yargs from 'yargs';
 import { LiveDetection } from '../detect/live';
+import { LoopWatcher } from '../detect/watch';
+import { compactLake, minorCompaction, partitionKeyOf } from '../lake/compact';
+import { importFiles } from '../lake/ingest';
+import { Lake } from '../lake/lake';
 import { startAzurite } from '../devhub/azurite';
 import { StreamIngest } from '../lake/stream';
 import { ehRecord, type Rec } from '../simulate/timeline';
@@ -132,6 +138,36 @@ async function latency(argv: { dir: string; seconds: number; loops: number; rate
   }
 }
 
+async function rounds(dir: string, files: number): Promise<string[][]> {
+  const lake = join(dir, 'alerts-rounds-lake');
+  await fsp.rm(lake, { recursive: true, force: true });
+  const input = join(dir, 'alerts-rounds.ndjson');
+  for (let i = 0; i < files; i++) {
+    // 100 silent sign-ins and one prompt of five looping users per file: a busy tenant's 5 seconds.
+    const recs: Rec[] = Array.from({ length: 100 }, (_, k) => ({ at: i * 5 + k * 0.05, user: `u${(i * 100 + k) % 3000}`, methods: ['Previously satisfied'], corr: `c${i}-${k}` }));
+    recs.push({ at: i * 5, user: `looper${i % 5}`, corr: `l${i}` });
+    await fsp.writeFile(input, recs.map((r) => JSON.stringify(ehRecord(r))).join('\n') + '\n');
+    await importFiles([input], lake, { workers: 0 });
+  }
+  const time = async (state: string) => {
+    const w = await LoopWatcher.open(lake, { stateDir: join(dir, state) });
+    const secs: number[] = [];
+    try {
+      for (let r = 0; r < 5; r++) secs.push((await w.round()).seconds);
+    } finally {
+      w.close();
+    }
+    return secs.sort((a, b) => a - b)[2];
+  };
+  await fsp.rm(join(dir, 'alerts-rounds-state-1'), { recursive: true, force: true });
+  await fsp.rm(join(dir, 'alerts-rounds-state-2'), { recursive: true, force: true });
+  const before = await time('alerts-rounds-state-1');
+  const keys = (await new Lake(lake).files()).files.map((f) => partitionKeyOf(f)!);
+  const merged = await compactLake(lake, minorCompaction(new Set(keys)));
+  const after = await time('alerts-rounds-state-2');
+  return [['detection round, one hour in small files', `${before.toFixed(2)} s over ${files} files (${int(files * 101)} sign-ins); ${after.toFixed(2)} s after minor compaction merged ${merged[0]?.files_before ?? 0} of them into one (median of 5 rounds each)`]];
+}
+
 async function main(): Promise<void> {
   const argv = yargs(process.argv.slice(2))
     .scriptName('npm run bench:alerts --')
@@ -143,7 +179,8 @@ async function main(): Promise<void> {
     .option('every', { type: 'number', default: 4, describe: 'Seconds between a looping user\'s prompts' })
     .option('partitions', { type: 'number', default: 4, describe: 'Partitions of the local hub' })
     .option('alerts', { type: 'number', default: 5000, describe: 'Alerts per sink in the throughput step' })
-    .option('only', { choices: ['latency', 'throughput'] as const, describe: 'Run one step' })
+    .option('round-files', { type: 'number', default: 300, describe: 'Small files in the detection-round step' })
+    .option('only', { choices: ['latency', 'throughput', 'rounds'] as const, describe: 'Run one step' })
     .example('npm run bench:alerts', 'both steps, defaults')
     .example('npm run bench:alerts -- --only throughput --alerts 20000', 'sinks only, more alerts')
     .version(false)
@@ -152,8 +189,9 @@ async function main(): Promise<void> {
     .parseSync();
   await fsp.mkdir(argv.dir, { recursive: true });
   const rows: string[][] = [];
-  if (argv.only !== 'throughput') rows.push(...(await latency(argv)));
-  if (argv.only !== 'latency') rows.push(...(await throughput({ dir: argv.dir, alerts: argv.alerts })));
+  if (!argv.only || argv.only === 'latency') rows.push(...(await latency(argv)));
+  if (!argv.only || argv.only === 'throughput') rows.push(...(await throughput({ dir: argv.dir, alerts: argv.alerts })));
+  if (!argv.only || argv.only === 'rounds') rows.push(...(await rounds(argv.dir, argv['round-files'])));
   rows.push(['machine', `${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`]);
   process.stdout.write(table(rows));
 }
