@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { makeCerts, type TestCerts } from './receivers';
+import { makeCerts, Restartable, type TestCerts } from './receivers';
 
 /** Certificates from receivers.ts's makeCerts, in a temp folder of their own. */
 async function ownCerts(): Promise<TestCerts & { cleanup: () => void }> {
@@ -44,6 +43,9 @@ export interface DceReceiver {
   requests: DceRequest[];
   /** The next `count` requests answer `status` (429 and 503 with Retry-After: retryAfterSeconds, default 1). */
   failNext: (status: DceFailure, count?: number, retryAfterSeconds?: number) => void;
+  /** Down (open connections destroyed) and back on the same port, as an outage. */
+  stop: () => Promise<void>;
+  restart: () => Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -113,11 +115,9 @@ export async function startDce(opts: { token?: string; certs?: TestCerts } = {})
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => handle(req, res, Buffer.concat(chunks)));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const r = new Restartable(server);
+  await r.start();
+  const port = r.port;
   return {
     endpoint: `https://127.0.0.1:${port}`,
     caFile: certs.caFile,
@@ -127,9 +127,10 @@ export async function startDce(opts: { token?: string; certs?: TestCerts } = {})
     failNext: (status, count = 1, retryAfterSeconds = 1) => {
       for (let i = 0; i < count; i++) script.push({ status, retryAfter: retryAfterSeconds });
     },
+    stop: () => r.stop(),
+    restart: () => r.restart(),
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await r.stop();
       own?.cleanup();
     },
   };

@@ -47,7 +47,7 @@ export async function makeCerts(dir: string): Promise<TestCerts> {
 }
 
 /** A listening server that can be stopped and restarted on its first port, destroying open connections on stop. */
-class Restartable {
+export class Restartable {
   port = 0;
   private readonly sockets = new Set<net.Socket>();
   constructor(readonly server: net.Server) {
