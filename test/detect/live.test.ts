@@ -1,7 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { importFiles } from '../../pipeline/lake/ingest';
 import { LoopWatcher } from '../../pipeline/detect/watch';
 import { AlertTracker } from '../../pipeline/detect/alerts';
+import { LiveDetection } from '../../pipeline/detect/live';
 import type { Alert, LoopCluster } from '../../pipeline/sink/types';
 import { sampleLoop } from '../support/alert-samples';
 import { BASE, lines, mfaFlow, type Rec } from '../support/records';
@@ -170,4 +171,19 @@ test('a round that fails half-way changes nothing: the loops it saw are alerted 
   expect(tracker.pending).toEqual([]);
   const r = await tracker.round({ ...input, clusters: [] }, new Date(BASE));
   expect(r).toMatchObject([{ action: 'opened', version: 1, subject_id: loop.loop_id }]);
+});
+
+test('alerts saved as pending by a process that died before its outboxes took them are sent by the next one, once', async () => {
+  const t = lakeWith();
+  await t.add(loop(4, 30));
+  // The crash: a round saved its alerts as pending, and nothing handed them to a sink.
+  const w = await watcher(t);
+  const lost = (await w.round()).alerts;
+  expect(lost).toHaveLength(1);
+  w.close();
+  const file = tmp.sub(`alerts-${++n}.ndjson`);
+  const live = await LiveDetection.start(t.lake, { sinks: { sinks: [{ name: 'file', type: 'file', path: file }] }, watch: { stateDir: t.state, now: t.now }, log: () => undefined, intervalSeconds: 3600 });
+  await live.stop(5000);
+  const sent = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Alert);
+  expect(sent.map((a) => a.event_id)).toEqual([lost[0].event_id]);
 });
