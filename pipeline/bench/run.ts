@@ -265,6 +265,18 @@ async function main(): Promise<void> {
         baseline: `target < 15 s and < 2,048 MB (memory_limit ${memoryLimit})`,
         compare: `${okTime ? 'time ok' : 'time OVER'}, ${okMem ? 'memory ok' : 'memory OVER'}`,
       });
+      log(`report for the ${int(size)}-sign-in day`);
+      const rep = await runChild({ kind: 'report', lake: big, out: join(dir, `report-${size}`), memoryLimit, tempDirectory: tmp }, dir);
+      detectReport.push({ size, report: rep });
+      if (rep.ok) {
+        const r = rep.value;
+        rows.push({
+          label: `report, ${int(size)}-sign-in day`,
+          ours: `${fix(num(r.seconds), 2)} s, ${mb(rep.max_rss_mb)} peak RSS (${r.files} files, HTML ${fix(num(r.html_bytes) / 1024, 0)} KiB; ${int(num(r.loops))} loops, ${r.clusters} clusters)`,
+          baseline: `detect alone on the same lake, same run: ${fix(num(v.seconds), 2)} s; target < 30 s`,
+          compare: num(r.seconds) < 30 ? 'time ok' : 'time OVER',
+        });
+      } else fail(`report, ${int(size)}-sign-in day`, rep.error);
     } else {
       fail(`${label} at memory_limit ${memoryLimit}`, det.error + (det.max_rss_mb !== null ? ` (peak RSS ${mb(det.max_rss_mb)})` : ''));
       const fallback = argv['fallback-memory-limit'];

@@ -11,12 +11,14 @@ import { detect, runLayers } from '../detect/detect';
 import { queriesDir } from '../sql/queries';
 import { quoteString, stringList, withDuckDB } from '../sql/duckdb';
 import { ceilingCopySql, rawJsonViewSql } from './jsonsql';
+import { lakeDays, writeReport } from '../report/write';
 
 export type Task =
   | { kind: 'import'; file: string; lake: string }
   | { kind: 'ceiling'; file: string; out: string; raw: boolean; memoryLimit: string; tempDirectory: string }
   | { kind: 'build-lake'; source: string; lake: string; target: number; memoryLimit: string; tempDirectory: string }
   | { kind: 'detect'; lake: string; memoryLimit: string; tempDirectory: string }
+  | { kind: 'report'; lake: string; out: string; memoryLimit: string; tempDirectory: string }
   | { kind: 'detect-json'; file: string; raw: boolean; memoryLimit: string; tempDirectory: string };
 
 const now = () => performance.now();
@@ -69,6 +71,16 @@ export async function runTask(task: Task): Promise<Record<string, unknown>> {
       const r = await detect(task.lake, {}, { memoryLimit: task.memoryLimit, tempDirectory: task.tempDirectory });
       const seconds = since(t0);
       return { seconds, sign_ins: r.signIns, files: r.files, flagged: r.flagged.rows.length, clusters: r.clusters.rows.length, ...tally(r.flagged.rows) };
+    }
+    case 'report': {
+      // The nightly report for the lake's one day, every file (HTML with its charts included), as `report` writes it.
+      const days = await lakeDays(task.lake);
+      if (!days) throw new Error(`no sign-ins in ${task.lake}`);
+      await fsp.rm(task.out, { recursive: true, force: true });
+      const t0 = now();
+      const r = await writeReport(task.lake, { date: days.first, out: task.out, db: { memoryLimit: task.memoryLimit, tempDirectory: task.tempDirectory } });
+      const seconds = since(t0);
+      return { seconds, date: days.first, files: r.files.length, sign_ins: r.data.totals.sign_ins, loops: r.data.totals.loops, clusters: r.data.totals.clusters, html_bytes: (await fsp.stat(join(task.out, 'report.html'))).size };
     }
     case 'detect-json': {
       return withDuckDB({ memoryLimit: task.memoryLimit, tempDirectory: task.tempDirectory }, async (conn) => {

@@ -114,16 +114,22 @@ export async function resultSet(conn: DuckDBConnection, sql: string, params?: Re
   const body = sql.trim().replace(/;+\s*$/, '');
   await conn.run(`create or replace temp table __result as ${body}`, params);
   try {
-    const meta = await conn.runAndReadAll('select * from __result limit 0');
-    const names = meta.columnNames();
-    const types = meta.columnTypes();
-    const kinds = types.map((t) => columnKindOf(t));
-    // JSON-typed columns would be inlined as objects by to_json; the contract keeps them as text.
-    const select = names.map((n, i) => ((types[i] as { alias?: string }).alias === 'JSON' ? `${quoteIdent(n)}::VARCHAR as ${quoteIdent(n)}` : quoteIdent(n))).join(', ');
-    const reader = await conn.runAndReadAll(names.length ? `select to_json(r)::VARCHAR from (select ${select} from __result) as r` : 'select 1 where false');
-    const out = reader.getColumns()[0]?.map((v) => JSON.parse(String(v)) as Record<string, unknown>) ?? [];
-    return { columns: names.map((name, i) => ({ name, kind: kinds[i] })), rows: out };
+    return await readResultTable(conn, '__result');
   } finally {
     await conn.run('drop table if exists __result');
   }
+}
+
+/** `resultSet`'s second half, for a table the caller filled itself (the query sandbox runs one verified statement). */
+export async function readResultTable(conn: DuckDBConnection, table: string): Promise<ResultSet> {
+  const from = quoteIdent(table);
+  const meta = await conn.runAndReadAll(`select * from ${from} limit 0`);
+  const names = meta.columnNames();
+  const types = meta.columnTypes();
+  const kinds = types.map((t) => columnKindOf(t));
+  // JSON-typed columns would be inlined as objects by to_json; the contract keeps them as text.
+  const select = names.map((n, i) => ((types[i] as { alias?: string }).alias === 'JSON' ? `${quoteIdent(n)}::VARCHAR as ${quoteIdent(n)}` : quoteIdent(n))).join(', ');
+  const reader = await conn.runAndReadAll(names.length ? `select to_json(r)::VARCHAR from (select ${select} from ${from}) as r` : 'select 1 where false');
+  const out = reader.getColumns()[0]?.map((v) => JSON.parse(String(v)) as Record<string, unknown>) ?? [];
+  return { columns: names.map((name, i) => ({ name, kind: kinds[i] })), rows: out };
 }

@@ -14,6 +14,8 @@ export interface CompactOptions {
   /** Merge only files smaller than this (a minor compaction, for hours still filling): earlier merges stay as they are. */
   maxFileBytes?: number;
   now?: () => Date;
+  /** How long each hour waits for the lake lock (an import holds it for its whole run). Default 10 min. */
+  lockWaitMs?: number;
 }
 
 export interface CompactedHour {
@@ -45,7 +47,7 @@ export async function compactLake(lakeDir: string, opts: CompactOptions = {}): P
       const key = `${date}/${String(hour).padStart(2, '0')}`;
       if (opts.only && !opts.only.includes(key)) continue;
       if (Date.parse(`${date}T00:00:00Z`) + (hour + 1) * 3_600_000 + settledMs > now) continue;
-      const unlock = await lake.lock({ waitMs: 10 * 60_000 });
+      const unlock = await lake.lock({ waitMs: opts.lockWaitMs ?? 10 * 60_000 });
       try {
         await finishInterrupted(dir);
         const { files: all } = await lake.files([dir]);

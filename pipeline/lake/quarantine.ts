@@ -49,12 +49,29 @@ export class QuarantineFile {
 
   async sync(): Promise<void> {
     if (this.buffered.length === 0) return;
+    const text = this.buffered.join('');
+    this.buffered = [];
+    await this.append(text);
+    // `retention` deletes the file of a consumer that has quarantined nothing for weeks; what was just appended to
+    // the deleted file would be lost with it, so it is written again, to a new file at the same path.
+    if (!(await this.stillAtPath())) {
+      await this.fh?.close();
+      this.fh = null;
+      await this.append(text);
+    }
+  }
+
+  private async append(text: string): Promise<void> {
     const first = this.fh === null;
     if (!this.fh) this.fh = await fsp.open(this.path, 'a');
-    await this.fh.writeFile(this.buffered.join(''));
-    this.buffered = [];
+    await this.fh.writeFile(text);
     await this.fh.sync();
     if (first) await fsyncDir(join(this.path, '..'));
+  }
+
+  private async stillAtPath(): Promise<boolean> {
+    const [open, named] = await Promise.all([this.fh!.stat(), fsp.stat(this.path).catch(() => null)]);
+    return named !== null && named.ino === open.ino && named.dev === open.dev;
   }
 
   async close(): Promise<void> {

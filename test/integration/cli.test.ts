@@ -27,7 +27,7 @@ beforeAll(() => {
   expect(schemaErrors('import-summary.schema.json', JSON.parse(r.stdout))).toEqual([]);
 });
 
-test.each(['import', 'consume', 'compact', 'pull', 'detect', 'clusters', 'watch', 'sinks', 'query', 'publish', 'dev-hub', 'simulate', 'demo'])('%s --help has examples', (cmd) => {
+test.each(['import', 'consume', 'compact', 'retention', 'nightly', 'pull', 'detect', 'clusters', 'report', 'loops', 'user', 'explain', 'watch', 'sinks', 'query', 'publish', 'dev-hub', 'simulate', 'demo'])('%s --help has examples', (cmd) => {
   const r = cli([cmd, '--help']);
   expect(r.code).toBe(0);
   expect(r.stdout).toContain('Examples:');
@@ -98,7 +98,7 @@ test('errors say what to do, without a stack', () => {
   expect(badSql.stderr).not.toContain('    at ');
   const none = cli([]);
   expect(none.code).toBe(2);
-  expect(none.stderr).toBe('reauth-loops: Name a command: import, consume, pull, compact, detect, clusters, watch, sinks, query, publish, dev-hub, simulate, demo.\nRun with --help for usage and examples.\n');
+  expect(none.stderr).toBe('reauth-loops: Name a command: import, consume, pull, compact, retention, nightly, detect, clusters, report, loops, user, explain, watch, sinks, query, publish, dev-hub, simulate, demo.\nRun with --help for usage and examples.\n');
   const missing = cli(['import', tmp.sub('missing.json'), '--lake', lake]);
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain('does not exist');
