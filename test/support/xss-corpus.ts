@@ -4,6 +4,7 @@
  * Payloads that would run script set `window.__xss`, call `alert`/`confirm`/`prompt` (a dialog), or fetch
  * http://127.0.0.1:9/ (a request), so the browser test can see any one of them fire.
  */
+import { sampleLoop } from '../../pipeline/simulate/alerts';
 import type { FlaggedSession } from '../../pipeline/sink/types';
 import type { ClusterRow, RemediationRow, ReportData, TimelineEvent, UserTimeline } from '../../pipeline/report/types';
 
@@ -175,38 +176,23 @@ export const XSS_PAYLOADS: readonly string[] = [
 
 /** A full-featured report with realistic values: the baseline the hostile fixture replaces field by field. */
 export function realisticReport(): ReportData {
-  const loop = (i: number, over: Partial<FlaggedSession> = {}): FlaggedSession => ({
-    loop_id: `loop-${String(i).padStart(16, '0')}`,
-    kind: 'reauth_loop',
-    severity: i === 0 ? 'critical' : i < 3 ? 'high' : 'medium',
-    tenant_id: '11111111-2222-3333-4444-555555555555',
-    user_id: `0000000${i}-aaaa-4bbb-8ccc-dddddddddddd`,
-    user_principal_name: `user${i}@contoso.example`,
-    user_display_name: `User ${i}`,
-    app_id: '27922004-5251-4030-b22d-91ecd9a37ea4',
-    app_display_name: 'Outlook Mobile',
-    device_id: `dev-${i}`,
-    device_os: 'Ios',
-    client_app_used: 'Mobile Apps and Desktop clients',
-    start: `2026-04-14T09:${String((i * 3) % 60).padStart(2, '0')}:00.000Z`,
-    end: `2026-04-14T10:${String((i * 2) % 60).padStart(2, '0')}:30.000Z`,
-    duration_seconds: 3630 - i * 60,
-    prompt_count: 40 - i,
-    success_count: 38 - i,
-    interrupt_count: 40 - i,
-    failure_count: 0,
-    denial_count: 0,
-    reauth_signal_count: 4,
-    loop_signal_count: 0,
-    error_codes: [50074, 70044],
-    median_gap_seconds: 60,
-    median_reprompt_seconds: 55,
-    ip_addresses: ['203.0.113.7'],
-    sign_in_ids: [`00000000-0000-4000-8000-00000000000${i}`],
-    cluster_id: i < 4 ? 'cluster-0001' : null,
-    reason: `${40 - i} prompts in 1 h for Outlook Mobile on Ios; each success was followed by a new prompt within 60 s; codes 50074, 70044.`,
-    ...over,
-  });
+  // The shared sample loop, made to look like an hour-long incident member.
+  const loop = (i: number, over: Partial<FlaggedSession> = {}): FlaggedSession =>
+    sampleLoop(i, {
+      severity: i === 0 ? 'critical' : i < 3 ? 'high' : 'medium',
+      user_id: `0000000${i}-aaaa-4bbb-8ccc-dddddddddddd`,
+      start: `2026-04-14T09:${String((i * 3) % 60).padStart(2, '0')}:00.000Z`,
+      end: `2026-04-14T10:${String((i * 2) % 60).padStart(2, '0')}:30.000Z`,
+      duration_seconds: 3630 - i * 60,
+      prompt_count: 40 - i,
+      success_count: 38 - i,
+      interrupt_count: 40 - i,
+      reauth_signal_count: 4,
+      sign_in_ids: [`00000000-0000-4000-8000-00000000000${i}`],
+      cluster_id: i < 4 ? 'cluster-0001' : null,
+      reason: `${40 - i} prompts in 1 h for Outlook Mobile on Ios; each success was followed by a new prompt within 60 s; codes 50074, 70044.`,
+      ...over,
+    });
   const cluster: ClusterRow = {
     cluster_id: 'cluster-0001',
     start: '2026-04-14T09:00:00.000Z',
