@@ -120,7 +120,7 @@ th,td{text-align:left;vertical-align:top;padding:4px 8px;border-bottom:1px solid
 th{background:var(--bg);font-weight:600;white-space:nowrap}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.t{white-space:nowrap}
-td,bdi{overflow-wrap:anywhere}
+td{overflow-wrap:break-word}bdi{overflow-wrap:anywhere}
 code{font-size:12px}
 .cluster{border-left:4px solid #d9822b;padding:2px 0 2px 12px;margin:14px 0}
 .attack{border:2px solid var(--bad);border-radius:6px;padding:4px 14px 10px;margin-top:32px}
