@@ -35,7 +35,7 @@ run_numbered as (
     from prompt_runs
 ),
 
--- materialized (here, in run_rows, described and evidence_rows): each is read by two later steps, and
+-- materialized (here, in described and evidence_rows): each is read by two later steps, and
 -- DuckDB would otherwise compute it twice
 runs as materialized (
     select
@@ -63,8 +63,10 @@ runs as materialized (
     having count(*) >= $min_prompts
 ),
 
--- the interactive rows of each qualifying run, for its evidence and descriptive fields
-run_rows as materialized (
+-- the interactive rows of each qualifying run, for its evidence and descriptive fields.
+-- Read once, by details, and streamed into its aggregate: materialized, these wide rows (every descriptive
+-- string of ~2M rows at 10M sign-ins) spilled to disk under a 1 GB memory limit.
+run_rows as (
     select
         runs.session_key,
         runs.run_no,
@@ -100,6 +102,8 @@ details as (
         any_value(coalesce(device_id, '')) as device_key,
         any_value(user_app_key) as user_app_key,
         list(sign_in_id) as sign_in_ids,
+        -- the prompts' error codes, counted in code_counts (so that run_rows has a single reader)
+        list(error_code) filter (where error_code is not null and error_code <> 0) as prompt_codes,
         list_sort(list_distinct(list(ip_address))) as ip_addresses,
         -- the latest value in the run: cheaper than the most frequent, and what the user sees now
         arg_max(tenant_id, created_at) as tenant_id,
@@ -157,8 +161,9 @@ kinded as (
     select
         described.*,
         coalesce(evidence.reauth_signal_count, 0) as reauth_signal_count,
-        -- evidence ids sorted, so output is byte-identical run to run
-        list_sort(list_distinct(list_concat(described.sign_in_ids, coalesce(evidence.background_ids, [])))) as evidence_ids,
+        -- evidence ids sorted, so output is byte-identical run to run; duplicates are dropped from the sorted
+        -- list in the final select (by comparing neighbours, cheaper than list_distinct's hashing)
+        list_sort(list_filter(list_concat(described.sign_in_ids, coalesce(evidence.background_ids, [])), lambda id: id is not null)) as evidence_ids,
         case
             when denied_prompts >= $min_denials and denied_prompts * 2 >= prompt_count then 'mfa_denial_burst'
             when failed_prompts * 2 > prompt_count and success_prompts = 0 then 'failure_burst'
@@ -172,11 +177,11 @@ kinded as (
 code_counts as (
     select session_key, run_no, error_code as code, count(*) as n
     from (
-        select session_key, run_no, error_code from run_rows
+        select session_key, run_no, unnest(prompt_codes) as error_code from described
         union all
         select session_key, run_no, error_code from evidence_rows
+        where error_code is not null and error_code <> 0
     )
-    where error_code is not null and error_code <> 0
     group by all
 ),
 
@@ -194,9 +199,9 @@ select
         when kinded.prompt_count >= $severe_prompts or kinded.loop_signal_count > 0 then 'high'
         else 'medium'
     end as severity,
-    kinded.* exclude (run_no, user_app_key, sign_in_ids, evidence_ids),
+    kinded.* exclude (run_no, user_app_key, sign_in_ids, prompt_codes, evidence_ids),
     coalesce(code_lists.error_codes, []) as error_codes,
-    kinded.evidence_ids as sign_in_ids,
+    list_filter(kinded.evidence_ids, lambda id, i: i = 1 or id <> kinded.evidence_ids[i - 1]) as sign_in_ids,
     lower(regexp_extract(coalesce(kinded.device_os, ''), '^[A-Za-z]+')) as os_family
 from kinded
 left join code_lists using (session_key, run_no)

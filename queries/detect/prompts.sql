@@ -37,7 +37,10 @@ with interactive as (
 ordered as (
     select
         *,
-        lag({'at': created_at, 'outcome': outcome, 'correlation': correlation_hash, 'id': id_hash}) over flow_order as prev
+        lag({'at': created_at, 'outcome': outcome, 'correlation': correlation_hash, 'id': id_hash}) over flow_order as prev,
+        -- position in the flow order: numbered sorts on it alone instead of repeating the five-part key, and
+        -- the aggregates in flows need no ORDER BY (ordered aggregates are slow)
+        row_number() over flow_order as seq
     from interactive
     -- at equal timestamps the challenge sorts before its success
     window flow_order as (partition by session_key order by created_at, outcome = 'success', id_hash, error_code)
@@ -70,15 +73,8 @@ marked as (
 numbered as (
     select
         *,
-        sum(starts_flow) over flow_order as flow_no,
-        -- position in the flow order, so the aggregates below need no ORDER BY (ordered aggregates are slow)
-        row_number() over flow_order as seq
+        sum(starts_flow) over (partition by session_key order by seq rows unbounded preceding) as flow_no
     from marked
-    window flow_order as (
-        partition by session_key
-        order by created_at, outcome = 'success', id_hash, error_code
-        rows unbounded preceding
-    )
 ),
 
 flows as (
