@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { SIGN_IN_COLUMNS } from '../normalize/columns';
-import { Lake, readLakeSql } from '../lake/lake';
+import { Lake, partitionKeyOfDir, readLakeSql } from '../lake/lake';
 import { bindings, coerceParam, loadQuery, queriesDir, type ParamDecl, type ParamValues } from '../sql/queries';
 import { columnKindOf, type Column } from '../cli/output';
 import { quoteIdent, quoteString, withDuckDB, type DuckDBOptions } from '../sql/duckdb';
@@ -45,7 +45,9 @@ export function validateParams(given: ParamValues): ParamValues {
  */
 export async function attachLake(conn: DuckDBConnection, lakeDir: string, since?: Date): Promise<{ files: number; torn: string[] }> {
   const lake = new Lake(lakeDir);
-  const partitions = since ? (await lake.partitionDirs()).filter((d) => partitionStart(d) >= hourOf(since)) : undefined;
+  // Keys are 'YYYY-MM-DD/HH', so they compare as text.
+  const from = since?.toISOString().slice(0, 13).replace('T', '/');
+  const partitions = from ? (await lake.partitionDirs()).filter((d) => (partitionKeyOfDir(d) ?? '') >= from) : undefined;
   const { files, torn } = await lake.files(partitions);
   // Always a temp view, so a long-lived connection (continuous detection) can switch between the two.
   if (files.length) {
@@ -57,16 +59,6 @@ export async function attachLake(conn: DuckDBConnection, lakeDir: string, since?
   }
   await conn.run(`create or replace temp table error_codes as select * from read_csv(${quoteString(join(queriesDir(), 'reference', 'error_codes.csv'))}, header = true, columns = {'error_code': 'INTEGER', 'outcome': 'VARCHAR', 'meaning': 'VARCHAR'})`);
   return { files: files.length, torn };
-}
-
-/** `.../date=2026-04-14/hour=09` → '2026-04-14T09'. */
-function partitionStart(dir: string): string {
-  const m = /date=(\d{4}-\d{2}-\d{2})[\\/]hour=(\d{2})$/.exec(dir);
-  return m ? `${m[1]}T${m[2]}` : '';
-}
-
-function hourOf(d: Date): string {
-  return d.toISOString().slice(0, 13);
 }
 
 /** Materialize layers in order, up to and including `upto`. */

@@ -69,11 +69,6 @@ export class LiveDetection {
     this.wakeUp?.();
   }
 
-  /** One round now (for `watch --once` and tests). */
-  async once(): Promise<Alert[]> {
-    return this.round();
-  }
-
   /** A last round (so what the consumer committed last is alerted), then up to `drainMs` for the sinks to empty. */
   async stop(drainMs = 5000): Promise<{ drained: boolean }> {
     this.stopped = true;

@@ -1,8 +1,8 @@
 import { promises as fsp } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quoteString, stringList, withDuckDB } from '../sql/duckdb';
-import { atomicWrite, fsyncDir, fsyncFile, Lake, replacedByCompaction, runId, type CompactionManifest } from './lake';
+import { atomicWrite, fsyncDir, fsyncFile, Lake, partitionKeyOfDir, replacedByCompaction, runId, type CompactionManifest } from './lake';
 
 export interface CompactOptions {
   /** Only hours that ended at least this long ago (late sign-ins keep arriving for a while). Default 60. */
@@ -43,8 +43,9 @@ export async function compactLake(lakeDir: string, opts: CompactOptions = {}): P
   const out: CompactedHour[] = [];
   await withDuckDB({ memoryLimit: '1GB' }, async (conn) => {
     for (const dir of await lake.partitionDirs()) {
-      const [date, hour] = [basename(join(dir, '..')).slice(5), Number(basename(dir).slice(5))];
-      const key = `${date}/${String(hour).padStart(2, '0')}`;
+      const key = partitionKeyOfDir(dir);
+      if (!key) continue;
+      const [date, hour] = [key.slice(0, 10), Number(key.slice(11))];
       if (opts.only && !opts.only.includes(key)) continue;
       if (Date.parse(`${date}T00:00:00Z`) + (hour + 1) * 3_600_000 + settledMs > now) continue;
       const unlock = await lake.lock({ waitMs: opts.lockWaitMs ?? 10 * 60_000 });
@@ -115,8 +116,7 @@ export function minorCompaction(partitions: Iterable<string>): CompactOptions {
 
 /** A lake file's partition key, 'YYYY-MM-DD/HH', from its path. */
 export function partitionKeyOf(file: string): string | null {
-  const m = /date=(\d{4}-\d{2}-\d{2})[\\/]hour=(\d{2})[\\/][^\\/]+$/.exec(file);
-  return m ? `${m[1]}/${m[2]}` : null;
+  return partitionKeyOfDir(dirname(file));
 }
 
 async function countRows(conn: DuckDBConnection, files: string[]): Promise<number> {

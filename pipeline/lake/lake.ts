@@ -207,6 +207,15 @@ export interface CompactionManifest {
   rows: number;
 }
 
+/**
+ * A partition folder's key, 'YYYY-MM-DD/HH' (sortable as text), from `…/date=YYYY-MM-DD/hour=HH`; null for any
+ * other path. Every reader that needs a partition's date or hour from its path uses this one parser.
+ */
+export function partitionKeyOfDir(dir: string): string | null {
+  const m = /date=(\d{4}-\d{2}-\d{2})[\\/]hour=(\d{2})[\\/]?$/.exec(dir);
+  return m ? `${m[1]}/${m[2]}` : null;
+}
+
 /** A run's id, e.g. imp-20260414-091500-3fa2c1: sortable by start time, unique across processes. */
 export function runId(prefix: string, at: Date): string {
   return `${prefix}-${at.toISOString().replace(/[-:.]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(3).toString('hex')}`;

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { CliError } from '../errors';
-import { atomicWrite, Lake } from '../lake/lake';
+import { atomicWrite, Lake, partitionKeyOfDir } from '../lake/lake';
 import { formatRows, type Column, type ColumnKind } from '../cli/output';
 import type { DuckDBOptions } from '../sql/duckdb';
 import type { ParamValues } from '../sql/queries';
@@ -173,7 +173,7 @@ async function isDir(p: string): Promise<boolean> {
 
 /** The lake's first and last day, for a hint when a period holds no sign-ins. */
 export async function lakeDays(lakeDir: string): Promise<{ first: string; last: string } | null> {
-  const days = [...new Set((await new Lake(lakeDir).partitionDirs()).map((d) => /date=(\d{4}-\d{2}-\d{2})/.exec(basename(dirname(d)))?.[1]).filter((d): d is string => !!d))].sort();
+  const days = [...new Set((await new Lake(lakeDir).partitionDirs()).map((d) => partitionKeyOfDir(d)?.slice(0, 10)).filter((d): d is string => !!d))].sort();
   return days.length ? { first: days[0], last: days[days.length - 1] } : null;
 }
 
