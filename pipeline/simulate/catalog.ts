@@ -31,6 +31,8 @@ export const APPS = {
   azurePortal: { id: 'c44b4083-3bb0-49c1-b47d-974e53cbdf3c', name: 'Azure Portal', ...ASM, client: 'browser' },
   windowsSignIn: { id: '38aa3b87-a06d-4817-b275-7a316988d93b', name: 'Windows Sign In', resourceId: '00000002-0000-0000-c000-000000000000', resourceName: 'Windows Azure Active Directory', client: 'desktop' },
   authenticator: { id: '4813382a-8fa7-425e-ab75-3b753aab3abb', name: 'Microsoft Authenticator App', ...GRAPH, client: 'mobile' },
+  // Outlook for Windows/Mac (desktop public client); only planted cases use it, background traffic does not.
+  outlookDesktop: { id: '5d661950-3475-41cd-a2c3-d671a3162bc1', name: 'Microsoft Outlook', ...EXO, client: 'desktop' },
 } as const satisfies Record<string, App>;
 
 /** Apps used on a laptop / on a phone by ordinary background traffic. */
@@ -158,6 +160,8 @@ export const ERROR_TEXT: Record<number, ErrorText> = {
   70044: { failureReason: 'The session has expired or is invalid due to sign-in frequency checks by conditional access.' },
   70043: { failureReason: 'The refresh token has expired or is invalid due to sign-in frequency checks by conditional access.' },
   50173: { failureReason: 'The provided grant has expired due to it being revoked, a fresh auth token is needed.' },
+  50133: { failureReason: 'Session is invalid due to expiration or recent password change.' },
+  50196: { failureReason: 'The server terminated an operation because it encountered a client request loop. Please contact your app vendor.' },
   70008: { failureReason: 'The provided authorization code or refresh token has expired due to inactivity.' },
   7000215: { failureReason: 'Invalid client secret is provided.' },
 };

@@ -4,17 +4,33 @@ import { APPS, App, FIRST_NAMES, FOREIGN, LAST_NAMES, LAPTOP_APPS, Net, OFFICES,
 import { AuthSpec, DAY_MS, Device, Env, MIN_MS, Row, RowSink, SimUser, isoMs } from './records';
 import { Rng, guidFromKey } from './rng';
 
+/** Which plan made a truth entry. */
+export type CaseName = 'loop' | 'paused' | 'slow' | 'silent' | 'loop_detected' | 'revoked' | 'chain' | 'incident' | 'multi_incident' | 'denial' | 'failure';
+
 export interface TruthEntry {
-  kind: 'reauth_loop' | 'mfa_denial_burst' | 'failure_burst';
+  kind: 'reauth_loop' | 'silent_loop' | 'mfa_denial_burst' | 'failure_burst';
   user_id: string;
   user_principal_name: string;
   app_id: string;
   device_id: string | null;
+  /** First and last interactive row of the case. */
   start: string;
   end: string;
+  /** Flows: prompt flows for reauth_loop and bursts; silent sign-ins plus 50196 rows for silent_loop. */
   prompts: number;
   incident: boolean;
   straggler: boolean;
+  case?: CaseName;
+  /** Loops only: did it stop inside the simulated data, and why. */
+  outcome?: 'stopped' | 'stopped_after_revocation' | 'still_looping';
+  /** silent_loop with 50196 (LoopDetected) rows. */
+  loop_signal?: true;
+  /** One of the false-chain users: a real loop that must not form a cluster. */
+  chain?: true;
+  /** Incident entries: 'main' (the single-app incident) or 'multi' (the multi-part incident). */
+  incident_id?: string;
+  /** Multi-part incident: 'outlook-mobile/ios', 'outlook-mobile/android' or 'outlook-desktop/mac'. */
+  incident_part?: string;
 }
 
 export interface TrapEntry {
@@ -45,6 +61,25 @@ export interface LoopPlan {
   noDevice: boolean;
   incident: boolean;
   straggler: boolean;
+  case: 'loop' | 'incident' | 'chain' | 'multi_incident';
+  incidentId?: string;
+  incidentPart?: string;
+}
+/** The loop variants planted on request (all off by default). */
+export interface CasePlan {
+  kind: 'case';
+  case: 'paused' | 'slow' | 'silent' | 'loop_detected' | 'revoked';
+  app: App;
+  platform: Platform;
+  start: number;
+  /** paused: prompt flows per burst. */
+  bursts?: number[];
+  /** revoked: loop prompts before the revocation; silent, loop_detected: silent sign-ins. */
+  count?: number;
+  /** loop_detected: 50196 rows. */
+  loopRows?: number;
+  /** revoked: 50173 or 50133 on the non-interactive row. */
+  revokeCode?: number;
 }
 export interface BurstPlan {
   kind: 'mfa_denial_burst' | 'failure_burst';
@@ -57,11 +92,13 @@ export interface TrapPlan {
   trap: TrapKind;
   start: number;
 }
-export type Plan = LoopPlan | BurstPlan | TrapPlan;
+export type Plan = LoopPlan | CasePlan | BurstPlan | TrapPlan;
 
 const SEC = 1000;
 /** Background rows this close to a planted case are dropped so they cannot blur it. */
-const QUIET_MS = 15 * MIN_MS;
+export const QUIET_MS = 15 * MIN_MS;
+/** After a revocation-stopped loop nothing happens on that user + app + device for this long. */
+export const AFTER_REVOCATION_MS = 120 * MIN_MS;
 
 function makeDevice(rng: Rng, platform: Platform, name: string, registered: boolean): Device {
   if (!registered) return { platform, deviceId: '', displayName: '', isCompliant: false, isManaged: false, trustType: '' };
@@ -78,9 +115,10 @@ function makeDevice(rng: Rng, platform: Platform, name: string, registered: bool
 
 /** Platforms a plan needs, so the user's devices can be made to match it. */
 function forcedPlatforms(plan: Plan | undefined): { laptop?: Platform; phone?: Platform; phoneRegistered?: boolean; laptopRegistered?: boolean } {
-  if (!plan || plan.kind !== 'reauth_loop') return {};
-  if (plan.app.client === 'mobile') return { phone: plan.platform, phoneRegistered: !plan.noDevice };
-  return { laptop: plan.platform, laptopRegistered: !plan.noDevice };
+  if (!plan || (plan.kind !== 'reauth_loop' && plan.kind !== 'case')) return {};
+  const noDevice = plan.kind === 'reauth_loop' && plan.noDevice;
+  if (plan.app.client === 'mobile') return { phone: plan.platform, phoneRegistered: !noDevice };
+  return { laptop: plan.platform, laptopRegistered: !noDevice };
 }
 
 export function makeUser(env: Env, rng: Rng, idx: number, width: number, plan: Plan | undefined, hostileName: string | undefined): SimUser {
@@ -240,25 +278,148 @@ function truthOf(g: UserGen, kind: TruthEntry['kind'], app: App, device: Device,
   };
 }
 
-/** Reauth loop: >= 6 (50074 -> 0) flows, 15-60 s between success and next prompt, 7004x refreshes in between. */
-export function plantLoop(g: UserGen, plan: LoopPlan): TruthEntry {
+/** A loop that ends within this long of the end of the data may still be going on. */
+function outcomeOf(g: UserGen, span: { last: number }): 'stopped' | 'still_looping' {
+  const dataEnd = g.sink.env.startMs + g.sink.env.days * DAY_MS;
+  return dataEnd - span.last < QUIET_MS ? 'still_looping' : 'stopped';
+}
+
+/**
+ * Prompt flows (50074 -> 0) from t until done(flows, lastSuccess); gapLo-gapHi from each success to the next
+ * prompt, with a 7004x refresh failure after the first flow and after about half of the others.
+ */
+function promptRun(g: UserGen, app: App, t: number, done: (flows: number, ok: Row) => boolean, gapLo = 15 * SEC, gapHi = 60 * SEC): Row {
   const rng = g.rng;
-  const mark = g.sink.rows.length;
-  const app = plan.app;
-  const device = g.deviceFor(app);
-  let t = plan.start;
   let flows = 0;
   for (;;) {
     const ok = g.promptFlow(t, app);
     flows++;
-    const done = plan.prompts !== undefined ? flows >= plan.prompts : ok.t >= (plan.stopAt ?? 0) && flows >= 8;
-    if (done) break;
-    const gap = rng.int(15 * SEC, 60 * SEC);
+    if (done(flows, ok)) return ok;
+    const gap = rng.int(gapLo, gapHi);
     // The app's token refresh fails on sign-in frequency, which is what sends the user back to the prompt.
     if (flows === 1 || rng.chance(0.5)) g.refresh(ok.t + rng.int(SEC, gap - SEC), app, rng.chance(0.7) ? 70044 : 70043);
     t = ok.t + gap;
   }
-  return truthOf(g, 'reauth_loop', app, device, g.markWindow(mark), flows, plan.incident, plan.straggler);
+}
+
+/** Reauth loop: >= 6 (50074 -> 0) flows, 15-60 s between success and next prompt, 7004x refreshes in between. */
+export function plantLoop(g: UserGen, plan: LoopPlan): TruthEntry {
+  const mark = g.sink.rows.length;
+  const app = plan.app;
+  const device = g.deviceFor(app);
+  let flows = 0;
+  promptRun(g, app, plan.start, (n, ok) => {
+    flows = n;
+    return plan.prompts !== undefined ? n >= plan.prompts : ok.t >= (plan.stopAt ?? 0) && n >= 8;
+  });
+  const span = g.markWindow(mark);
+  const truth = truthOf(g, 'reauth_loop', app, device, span, flows, plan.incident, plan.straggler);
+  truth.case = plan.case;
+  truth.outcome = outcomeOf(g, span);
+  if (plan.case === 'chain') truth.chain = true;
+  if (plan.incidentId !== undefined) truth.incident_id = plan.incidentId;
+  if (plan.incidentPart !== undefined) truth.incident_part = plan.incidentPart;
+  return truth;
+}
+
+/** A 50196 (LoopDetected) row: interactive, nothing asked of the user, its own id and correlation id. */
+function loopDetectedRow(g: UserGen, t: number, app: App): Row {
+  return g.sink.userRow(g.user, {
+    t,
+    app,
+    device: g.deviceFor(app),
+    net: g.netFor(app),
+    code: 50196,
+    corr: g.rng.guid(),
+    interactive: true,
+    auth: [{ method: 'Previously satisfied', ok: true }],
+  });
+}
+
+/**
+ * The loop variants:
+ * - paused: 2-4 bursts of 5-10 prompt flows (20-60 s from a success to the next prompt), 5-12 min pauses between bursts.
+ * - slow: a prompt flow every 120-240 s (start to start) for about an hour.
+ * - silent: 15-30 interactive silent SSO successes ("Previously satisfied" only), 3-20 s apart, each its own sign-in.
+ * - loop_detected: 10-20 such silent sign-ins and 2-3 50196 rows alternating with the last of them, 3-20 s apart.
+ * - revoked: 8-12 prompt flows (30-90 s apart), a non-interactive 50173/50133 20-60 s later, one more prompt flow
+ *   20-60 s after that, then nothing on that user + app + device for two hours.
+ */
+export function plantCase(g: UserGen, plan: CasePlan): TruthEntry {
+  const rng = g.rng;
+  const mark = g.sink.rows.length;
+  const app = plan.app;
+  const device = g.deviceFor(app);
+  const refreshFail = (): number => (rng.chance(0.7) ? 70044 : 70043);
+  let flows = 0;
+  let t = plan.start;
+  switch (plan.case) {
+    case 'paused': {
+      const bursts = plan.bursts ?? [];
+      bursts.forEach((n, b) => {
+        const last = promptRun(g, app, t, (k) => k >= n, 20 * SEC, 60 * SEC);
+        flows += n;
+        if (b === bursts.length - 1) return;
+        // The user puts the phone down; the app keeps failing its refresh meanwhile.
+        const pause = rng.int(5 * MIN_MS, 12 * MIN_MS);
+        if (rng.chance(0.5)) g.refresh(last.t + rng.int(SEC, pause - SEC), app, refreshFail());
+        t = last.t + pause;
+      });
+      break;
+    }
+    case 'slow': {
+      const until = plan.start + 60 * MIN_MS;
+      for (;;) {
+        const ok = g.promptFlow(t, app);
+        flows++;
+        const step = rng.int(120 * SEC, 240 * SEC);
+        if (t + step > until) break;
+        if (flows === 1 || rng.chance(0.5)) g.refresh(ok.t + rng.int(SEC, t + step - ok.t - SEC), app, refreshFail());
+        t += step;
+      }
+      break;
+    }
+    case 'silent':
+    case 'loop_detected': {
+      const silent = plan.count ?? 0;
+      const signals = plan.case === 'loop_detected' ? (plan.loopRows ?? 0) : 0;
+      const total = silent + signals;
+      // 50196 rows alternate with silent successes at the end; the last row is a 50196.
+      const isSignal = (i: number): boolean => i >= total - 2 * signals && (total - 1 - i) % 2 === 0;
+      for (let i = 0; i < total; i++) {
+        if (i > 0) t += rng.int(3 * SEC, 20 * SEC);
+        if (isSignal(i)) loopDetectedRow(g, t, app);
+        else g.sso(t, app);
+        flows++;
+      }
+      const span = g.markWindow(mark);
+      const truth = truthOf(g, 'silent_loop', app, device, span, flows);
+      truth.case = plan.case;
+      truth.outcome = outcomeOf(g, span);
+      if (signals > 0) truth.loop_signal = true;
+      return truth;
+    }
+    case 'revoked': {
+      const n = plan.count ?? 8;
+      const last = promptRun(g, app, t, (k) => k >= n, 30 * SEC, 90 * SEC);
+      // The admin revokes the user's sessions: the app's next refresh is refused, then one clean sign-in ends the loop.
+      const revokedAt = last.t + rng.int(20 * SEC, 60 * SEC);
+      g.refresh(revokedAt, app, plan.revokeCode ?? 50173);
+      const final = g.promptFlow(revokedAt + rng.int(20 * SEC, 60 * SEC), app);
+      flows = n + 1;
+      const span = g.markWindow(mark);
+      g.windows.push({ from: final.t, to: final.t + AFTER_REVOCATION_MS, appId: app.id });
+      const truth = truthOf(g, 'reauth_loop', app, device, span, flows);
+      truth.case = 'revoked';
+      truth.outcome = 'stopped_after_revocation';
+      return truth;
+    }
+  }
+  const span = g.markWindow(mark);
+  const truth = truthOf(g, 'reauth_loop', app, device, span, flows);
+  truth.case = plan.case;
+  truth.outcome = outcomeOf(g, span);
+  return truth;
 }
 
 /** MFA fatigue from a foreign IP, or a run of wrong passwords. */
@@ -288,7 +449,9 @@ export function plantBurst(g: UserGen, plan: BurstPlan): TruthEntry {
       g.promptFlow(t, app, { device, net, minDt: 4 * SEC, maxDt: 12 * SEC });
       prompts++;
     }
-    return truthOf(g, 'mfa_denial_burst', app, device, g.markWindow(mark), prompts);
+    const truth = truthOf(g, 'mfa_denial_burst', app, device, g.markWindow(mark), prompts);
+    truth.case = 'denial';
+    return truth;
   }
   const device = g.user.laptop;
   for (let i = 0; i < plan.flows; i++) {
@@ -296,7 +459,9 @@ export function plantBurst(g: UserGen, plan: BurstPlan): TruthEntry {
     prompts++;
     t += rng.int(10 * SEC, 40 * SEC);
   }
-  return truthOf(g, 'failure_burst', app, device, g.markWindow(mark), prompts);
+  const truth = truthOf(g, 'failure_burst', app, device, g.markWindow(mark), prompts);
+  truth.case = 'failure';
+  return truth;
 }
 
 /** Benign patterns that a naive detector would flag. */

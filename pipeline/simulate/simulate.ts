@@ -1,5 +1,8 @@
 // Deterministic, seeded simulator of Entra ID sign-in logs with planted reauth loops,
 // MFA-denial and failure bursts, an optional tenant-wide incident, and benign traps.
+// On request also loop variants (paused, slow, silent, LoopDetected, stopped by revocation), a false chain of
+// short loops that must not cluster, and a multi-part incident. Those are off by default and are planned with
+// their own generator after everything else, so existing option sets keep their bytes.
 // Same seed + options => byte-identical output; no Math.random, no clock.
 
 import { createWriteStream } from 'node:fs';
@@ -9,7 +12,7 @@ import { finished } from 'node:stream/promises';
 import { APPS, App, HOSTILE_NAMES, Platform } from './catalog';
 import { DAY_MS, Env, MIN_MS, Row, RowSink, sortRows } from './records';
 import { Rng, guidFromKey, hash32 } from './rng';
-import { BurstPlan, LoopPlan, Plan, TRAP_KINDS, TrapEntry, TruthEntry, UserGen, background, makeUser, plantBurst, plantLoop, plantTrap, servicePrincipals } from './scenarios';
+import { AFTER_REVOCATION_MS, BurstPlan, CasePlan, LoopPlan, Plan, QUIET_MS, TRAP_KINDS, TrapEntry, TruthEntry, UserGen, background, makeUser, plantBurst, plantCase, plantLoop, plantTrap, servicePrincipals } from './scenarios';
 import { Shape, ShapeEncoder } from './shapes';
 
 export { toShape, toLogAnalytics, toGraph, ShapeEncoder, SHAPES } from './shapes';
@@ -27,6 +30,14 @@ export interface SimulateOptions {
   denialBursts?: number; // default max(1, users/200)
   failureBursts?: number; // default max(1, users/200)
   traps?: boolean; // default true
+  // Loop variants, all off by default (0 / undefined):
+  pausedLoops?: number; // 2-4 bursts of 5-10 prompts, 5-12 min pauses between them; one reauth_loop each
+  slowLoops?: number; // a prompt every 120-240 s for about 60 min; one reauth_loop each
+  silentLoops?: number; // 15-30 silent interactive SSO successes 3-20 s apart; one silent_loop each
+  loopDetected?: number; // 10-20 silent sign-ins then 2-3 interleaved 50196 rows; one silent_loop (loop_signal) each
+  revokedLoops?: number; // 8-12 prompts, a 50173/50133 revocation, one last prompt, then quiet; one reauth_loop each
+  falseChain?: boolean; // 11 users with short real loops 8 min apart on Outlook Mobile / iOS: loops, never a cluster
+  multiPartIncident?: { usersPerPart: number; startUtc?: string } | null; // Outlook Mobile iOS + Android + Outlook for Mac at once
 }
 
 export interface Simulation {
@@ -49,14 +60,39 @@ interface Setup {
 
 function findApp(name: string | undefined, seed: number): App {
   if (name === undefined) return APPS.outlookMobile;
-  const known = Object.values(APPS).find((a) => a.name.toLowerCase() === name.toLowerCase());
+  const known: App | undefined = Object.values(APPS).find((a) => a.name.toLowerCase() === name.toLowerCase());
   // An unknown app name still gets a stable id so the incident is reproducible.
-  return known ?? { id: guidFromKey(seed, 'app', name), name, resourceId: APPS.exchange.resourceId, resourceName: APPS.exchange.resourceName, client: 'mobile' };
+  // Apps added for the newer cases are not matched by name, so an old incident.appName keeps its bytes.
+  return known !== undefined && known !== APPS.outlookDesktop ? known : { id: guidFromKey(seed, 'app', name), name, resourceId: APPS.exchange.resourceId, resourceName: APPS.exchange.resourceName, client: 'mobile' };
 }
 
 function platformFor(app: App): Platform {
   if (app.client === 'mobile') return 'ios';
   return app.id === APPS.teams.id ? 'mac' : 'windows';
+}
+
+/** The three parts of the multi-part incident. */
+const MULTI_PARTS: ReadonlyArray<{ app: App; platform: Platform; label: string }> = [
+  { app: APPS.outlookMobile, platform: 'ios', label: 'outlook-mobile/ios' },
+  { app: APPS.outlookMobile, platform: 'android', label: 'outlook-mobile/android' },
+  { app: APPS.outlookDesktop, platform: 'mac', label: 'outlook-desktop/mac' },
+];
+const FALSE_CHAIN_USERS = 11;
+const FALSE_CHAIN_STEP_MS = 8 * MIN_MS;
+/** Upper bound of one prompt flow plus the longest gap after it in a plantLoop run. */
+const LOOP_FLOW_MS = 70_000;
+
+/** What a cluster is keyed on: app + OS + client. */
+function clusterKey(app: App, platform: Platform): string {
+  return `${app.id}|${platform}|${app.client}`;
+}
+
+interface Busy {
+  from: number;
+  to: number;
+  key: string;
+  /** A reserved window (the false chain): no other case on this key may overlap it. */
+  reserved?: boolean;
 }
 
 function setup(opts: SimulateOptions): Setup {
@@ -81,6 +117,8 @@ function setup(opts: SimulateOptions): Setup {
   // Incident: many users on one app loop at once; ~10% straggle on for 20-40 min more.
   let quiet: [number, number] | null = null;
   const hostileTargets: number[] = [];
+  // Spans of planted loops (no generator state used), so the newer cases can keep clear of them.
+  const busy: Busy[] = [];
   if (opts.incident) {
     const inc = opts.incident;
     const n = Math.max(1, Math.floor(inc.users ?? Math.max(12, Math.floor(users / 10))));
@@ -94,8 +132,9 @@ function setup(opts: SimulateOptions): Setup {
       const straggler = i < stragglers;
       const begin = t0 + rng.int(0, 10 * MIN_MS - 1);
       const stopAt = straggler ? othersStop + rng.int(20 * MIN_MS, 40 * MIN_MS) : othersStop - rng.int(0, Math.floor(duration * 0.12));
-      const plan: LoopPlan = { kind: 'reauth_loop', app, platform: platformFor(app), start: begin, stopAt, noDevice: false, incident: true, straggler };
+      const plan: LoopPlan = { kind: 'reauth_loop', app, platform: platformFor(app), start: begin, stopAt, noDevice: false, incident: true, straggler, case: 'incident', incidentId: 'main' };
       plans.set(take(), plan);
+      busy.push({ from: begin, to: stopAt + LOOP_FLOW_MS, key: clusterKey(app, plan.platform) });
     }
     quiet = [t0 - 60 * MIN_MS, othersStop + 100 * MIN_MS];
   }
@@ -109,7 +148,9 @@ function setup(opts: SimulateOptions): Setup {
     for (let tries = 0; quiet && begin >= quiet[0] && begin <= quiet[1] && tries < 50; tries++) begin = dayTime(10, 16);
     const idx = take();
     if (i === 0) hostileTargets.push(idx);
-    plans.set(idx, { kind: 'reauth_loop', app, platform: platformFor(app), start: begin, prompts: rng.int(6, 20), noDevice: rng.chance(0.15), incident: false, straggler: false });
+    const plan: LoopPlan = { kind: 'reauth_loop', app, platform: platformFor(app), start: begin, prompts: rng.int(6, 20), noDevice: rng.chance(0.15), incident: false, straggler: false, case: 'loop' };
+    plans.set(idx, plan);
+    busy.push({ from: begin, to: begin + (plan.prompts ?? 0) * LOOP_FLOW_MS, key: clusterKey(app, plan.platform) });
   }
   const bursts = (kind: BurstPlan['kind'], count: number, lo: number, hi: number): void => {
     for (let i = 0; i < count; i++) {
@@ -136,7 +177,168 @@ function setup(opts: SimulateOptions): Setup {
   const hostile = new Map<number, string>();
   hostileTargets.slice(0, HOSTILE_NAMES.length).forEach((idx, i) => hostile.set(idx, HOSTILE_NAMES[i]));
 
+  planCases(opts, { startMs, days, seed, take, plans, busy, incidents: quiet ? [quiet] : [] });
+
   return { env, users, width: Math.max(4, String(users).length), plans, hostile, spCount: Math.max(3, Math.min(50, Math.ceil(users / 1000))) };
+}
+
+interface CaseContext {
+  startMs: number;
+  days: number;
+  seed: number;
+  take: () => number;
+  plans: Map<number, Plan>;
+  busy: Busy[];
+  /** Windows of incidents; no other case may overlap them. */
+  incidents: Array<[number, number]>;
+}
+
+/**
+ * The newer cases. They draw from their own generator and take users after every older plan, so leaving them
+ * off (the default) changes nothing, and turning them on leaves the older cases where they were.
+ */
+function planCases(opts: SimulateOptions, c: CaseContext): void {
+  const count = (v: number | undefined, name: string): number => {
+    const n = Math.floor(v ?? 0);
+    if (!(n >= 0)) throw new RangeError(`simulate: ${name} must be >= 0`);
+    return n;
+  };
+  const paused = count(opts.pausedLoops, 'pausedLoops');
+  const slow = count(opts.slowLoops, 'slowLoops');
+  const silent = count(opts.silentLoops, 'silentLoops');
+  const loopDetected = count(opts.loopDetected, 'loopDetected');
+  const revoked = count(opts.revokedLoops, 'revokedLoops');
+  const multi = opts.multiPartIncident ?? null;
+  if (paused + slow + silent + loopDetected + revoked === 0 && !opts.falseChain && !multi) return;
+
+  const rng = new Rng(hash32(c.seed, 'plans', 'cases'));
+  const dataEnd = c.startMs + c.days * DAY_MS;
+  const dayTime = (fromHour: number, toHour: number): number => c.startMs + rng.int(0, c.days - 1) * DAY_MS + rng.int(fromHour * 60 * MIN_MS, toHour * 60 * MIN_MS);
+  const overlaps = (a: number, b: number, x: number, y: number): boolean => a <= y && x <= b;
+  /** At most this many other planted loops on one app + OS + client at once, far below a cluster's 10 users. */
+  const MAX_SHARED = 3;
+  const tryPlace = (draw: () => number, span: number, keys: string[], maxShared: number): number | null => {
+    for (let tries = 0; tries < 500; tries++) {
+      const begin = draw();
+      const end = begin + span;
+      if (c.incidents.some(([a, b]) => overlaps(begin - QUIET_MS, end + QUIET_MS, a, b))) continue;
+      const sharing = (k: string): Busy[] => c.busy.filter((x) => x.key === k && overlaps(begin, end, x.from, x.to));
+      if (keys.some((k) => sharing(k).length >= maxShared || sharing(k).some((x) => x.reserved))) continue;
+      return begin;
+    }
+    return null;
+  };
+  const noRoom = (what: string): RangeError => new RangeError(`simulate: no room for the ${what} clear of the incidents and other loops; plant fewer cases or simulate more days`);
+  const place = (what: string, draw: () => number, span: number, keys: string[]): number => {
+    const begin = tryPlace(draw, span, keys, MAX_SHARED);
+    if (begin === null) throw noRoom(what);
+    return begin;
+  };
+  const loopApp = (): App => {
+    const r = rng.next();
+    return r < 0.7 ? APPS.outlookMobile : r < 0.85 ? APPS.teams : APPS.exchange;
+  };
+  const silentApp = (): App => {
+    const r = rng.next();
+    return r < 0.4 ? APPS.officeHome : r < 0.7 ? APPS.sharepoint : APPS.teams;
+  };
+  const addCase = (plan: CasePlan, span: number): void => {
+    c.plans.set(c.take(), plan);
+    c.busy.push({ from: plan.start, to: plan.start + span, key: clusterKey(plan.app, plan.platform) });
+  };
+
+  // Multi-part incident first: every other case then keeps out of its window.
+  if (multi) {
+    const per = Math.floor(multi.usersPerPart);
+    if (!(per >= 12)) throw new RangeError('simulate: multiPartIncident.usersPerPart must be >= 12');
+    const SPREAD = 5 * MIN_MS; // everyone starts within 5 min
+    const LONGEST = 40 * MIN_MS;
+    const window = (t0: number): [number, number] => [t0 - 60 * MIN_MS, t0 + SPREAD + LONGEST + 60 * MIN_MS];
+    let t0: number;
+    if (multi.startUtc !== undefined) {
+      t0 = Date.parse(multi.startUtc);
+      if (Number.isNaN(t0)) throw new RangeError(`simulate: bad multiPartIncident.startUtc ${multi.startUtc}`);
+    } else {
+      // 18:00 UTC on the first day, moved on by half hours until clear of the other incident and of planted loops.
+      const keys = MULTI_PARTS.map((p) => clusterKey(p.app, p.platform));
+      const clear = (t: number): boolean => {
+        const [a, b] = window(t);
+        return !c.incidents.some(([x, y]) => overlaps(a, b, x, y)) && !c.busy.some((x) => keys.includes(x.key) && overlaps(a, b, x.from, x.to));
+      };
+      t0 = c.startMs + 18 * 60 * MIN_MS;
+      while (!clear(t0) && window(t0)[1] < dataEnd) t0 += 30 * MIN_MS;
+      if (window(t0)[1] >= dataEnd) throw new RangeError('simulate: no room for the multi-part incident; simulate more days');
+    }
+    for (const part of MULTI_PARTS) {
+      for (let i = 0; i < per; i++) {
+        const begin = t0 + rng.int(0, SPREAD - 1);
+        const stopAt = begin + rng.int(20 * MIN_MS, LONGEST);
+        const plan: LoopPlan = {
+          kind: 'reauth_loop', app: part.app, platform: part.platform, start: begin, stopAt, noDevice: false, incident: true, straggler: false,
+          case: 'multi_incident', incidentId: 'multi', incidentPart: part.label,
+        };
+        c.plans.set(c.take(), plan);
+      }
+    }
+    c.incidents.push(window(t0));
+  }
+
+  if (opts.falseChain) {
+    // One short real loop after another on one app + OS + client: a long line of users, never 10 at once.
+    const app = APPS.outlookMobile;
+    const key = clusterKey(app, 'ios');
+    const span = FALSE_CHAIN_USERS * FALSE_CHAIN_STEP_MS;
+    // Prefer a window no other planted loop on this key touches; in a crowded tenant allow one, then two.
+    let t0: number | null = null;
+    for (let shared = 1; t0 === null && shared <= MAX_SHARED; shared++) t0 = tryPlace(() => dayTime(8, 15), span, [key], shared);
+    if (t0 === null) throw noRoom('false chain');
+    c.busy.push({ from: t0, to: t0 + span, key, reserved: true });
+    for (let i = 0; i < FALSE_CHAIN_USERS; i++) {
+      const begin = t0 + i * FALSE_CHAIN_STEP_MS + rng.int(0, 30_000);
+      const prompts = rng.int(3, 5);
+      c.plans.set(c.take(), { kind: 'reauth_loop', app, platform: 'ios', start: begin, prompts, noDevice: false, incident: false, straggler: false, case: 'chain' });
+      c.busy.push({ from: begin, to: begin + prompts * LOOP_FLOW_MS, key });
+    }
+  }
+
+  for (let i = 0; i < paused; i++) {
+    const app = loopApp();
+    const bursts = Array.from({ length: rng.int(2, 4) }, () => rng.int(5, 10));
+    const span = bursts.reduce((a, b) => a + b, 0) * LOOP_FLOW_MS + (bursts.length - 1) * 12 * MIN_MS;
+    const start = place('paused loops', () => dayTime(10, 15), span, [clusterKey(app, platformFor(app))]);
+    addCase({ kind: 'case', case: 'paused', app, platform: platformFor(app), start, bursts }, span);
+  }
+  for (let i = 0; i < slow; i++) {
+    const app = loopApp();
+    const span = 61 * MIN_MS;
+    const start = place('slow loops', () => dayTime(10, 15), span, [clusterKey(app, platformFor(app))]);
+    addCase({ kind: 'case', case: 'slow', app, platform: platformFor(app), start }, span);
+  }
+  for (let i = 0; i < revoked; i++) {
+    const app = loopApp();
+    const n = rng.int(8, 12);
+    const revokeCode = rng.chance(0.5) ? 50173 : 50133;
+    const span = n * 100_000 + 2 * MIN_MS;
+    // Late enough in the day that the two quiet hours after it stay inside the data.
+    const start = place('revoked loops', () => dayTime(10, 15), span, [clusterKey(app, platformFor(app))]);
+    if (start + span + AFTER_REVOCATION_MS > dataEnd) throw new RangeError('simulate: a revoked loop would run past the data');
+    addCase({ kind: 'case', case: 'revoked', app, platform: platformFor(app), start, count: n, revokeCode }, span);
+  }
+  for (let i = 0; i < silent; i++) {
+    const app = silentApp();
+    const n = rng.int(15, 30);
+    const span = n * 20_000;
+    const start = place('silent loops', () => dayTime(9, 17), span, [clusterKey(app, platformFor(app))]);
+    addCase({ kind: 'case', case: 'silent', app, platform: platformFor(app), start, count: n }, span);
+  }
+  for (let i = 0; i < loopDetected; i++) {
+    const app = silentApp();
+    const n = rng.int(10, 20);
+    const loopRows = rng.int(2, 3);
+    const span = (n + loopRows) * 20_000;
+    const start = place('LoopDetected loops', () => dayTime(9, 17), span, [clusterKey(app, platformFor(app))]);
+    addCase({ kind: 'case', case: 'loop_detected', app, platform: platformFor(app), start, count: n, loopRows }, span);
+  }
 }
 
 interface Chunk {
@@ -156,6 +358,7 @@ function* generate(s: Setup): Generator<Chunk> {
       const plan = s.plans.get(idx);
       const g = new UserGen(sink, makeUser(s.env, sink.rng, idx, s.width, plan, s.hostile.get(idx)));
       if (plan?.kind === 'reauth_loop') truth.push(plantLoop(g, plan));
+      else if (plan?.kind === 'case') truth.push(plantCase(g, plan));
       else if (plan?.kind === 'trap') traps.push(plantTrap(g, plan));
       else if (plan) truth.push(plantBurst(g, plan));
       for (let day = 0; day < s.env.days; day++) background(g, s.env, day);
@@ -222,6 +425,8 @@ export async function writeSimulation(opts: SimulateOptions & { shape: Shape; ou
     const options: SimulateOptions = {
       users: opts.users, days: opts.days, start: opts.start, seed: opts.seed, incident: opts.incident,
       loops: opts.loops, denialBursts: opts.denialBursts, failureBursts: opts.failureBursts, traps: opts.traps,
+      pausedLoops: opts.pausedLoops, slowLoops: opts.slowLoops, silentLoops: opts.silentLoops, loopDetected: opts.loopDetected,
+      revokedLoops: opts.revokedLoops, falseChain: opts.falseChain, multiPartIncident: opts.multiPartIncident,
     };
     const doc = { tenant_id: s.env.tenantId, options, shape: opts.shape, records, truth: truth.sort(byStart), traps: traps.sort(byStart) };
     await writeFile(opts.truthOut, JSON.stringify(doc, null, 2) + '\n');
