@@ -18,6 +18,7 @@ export type Task =
   | { kind: 'ceiling'; file: string; out: string; raw: boolean; memoryLimit: string; tempDirectory: string }
   | { kind: 'build-lake'; source: string; lake: string; target: number; memoryLimit: string; tempDirectory: string }
   | { kind: 'detect'; lake: string; memoryLimit: string; tempDirectory: string }
+  | { kind: 'minimal-loops'; lake: string; memoryLimit: string; tempDirectory: string }
   | { kind: 'report'; lake: string; out: string; memoryLimit: string; tempDirectory: string }
   | { kind: 'detect-json'; file: string; raw: boolean; memoryLimit: string; tempDirectory: string };
 
@@ -72,6 +73,8 @@ export async function runTask(task: Task): Promise<Record<string, unknown>> {
       const seconds = since(t0);
       return { seconds, sign_ins: r.signIns, files: r.files, flagged: r.flagged.rows.length, clusters: r.clusters.rows.length, ...tally(r.flagged.rows) };
     }
+    case 'minimal-loops':
+      return minimalLoops(task);
     case 'report': {
       // The nightly report for the lake's one day, every file (HTML with its charts included), as `report` writes it.
       const days = await lakeDays(task.lake);
@@ -151,5 +154,32 @@ async function buildLake(task: Extract<Task, { kind: 'build-lake' }>): Promise<R
     const rows = Number((await conn.runAndReadAll(`select count(*) from read_parquet(${stringList(check.files)})`)).getRows()[0][0]);
     if (rows !== task.target) throw new Error(`built ${rows} rows, wanted ${task.target}`);
     return { seconds, rows, base_rows: n, copies, last_copy_rows: last, files: produced, lake_bytes: await dirBytes(dest.signIns) };
+  });
+}
+
+/**
+ * The baseline detection is measured against: the smallest loop query one could write on the same lake, a
+ * gaps-and-islands pass (interactive user rows per session key, a new island after a 299 s gap, islands of
+ * 3 or more rows). No flows, episodes, evidence, kinds, clusters or output contract: what the SQL layers
+ * add is priced by the ratio.
+ */
+async function minimalLoops(task: { lake: string; memoryLimit: string; tempDirectory: string }): Promise<Record<string, unknown>> {
+  const { files } = await new Lake(task.lake).files();
+  if (!files.length) throw new Error(`no Parquet files in ${task.lake}`);
+  return withDuckDB({ memoryLimit: task.memoryLimit, tempDirectory: task.tempDirectory }, async (conn) => {
+    const t0 = now();
+    const r = await conn.runAndReadAll(`
+      with rows as (
+        select session_key, created_at,
+          case when created_at - lag(created_at) over (partition by session_key order by created_at) <= interval 299 second then 0 else 1 end as starts
+        from ${readLakeSql(files)}
+        where principal_kind = 'user' and is_interactive
+      ),
+      islands as (
+        select session_key, sum(starts) over (partition by session_key order by created_at rows unbounded preceding) as island
+        from rows
+      )
+      select count(*) from (select session_key, island from islands group by all having count(*) >= 3)`);
+    return { seconds: since(t0), islands: Number(r.getRows()[0][0]) };
   });
 }

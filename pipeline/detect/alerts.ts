@@ -15,10 +15,11 @@ import type { Alert, AlertAction, AlertSeverity, FlaggedSession, LoopCluster } f
 export interface TrackerOptions {
   /** Growth alone produces at most one `updated` per loop this often (default 60 s); severity changes go at once. */
   updateEverySeconds: number;
-  /** A loop is over when the newest sign-in in the lake is this far past its last prompt. */
-  loopCloseSeconds: number;
-  /** A cluster is over when the newest sign-in is this far past its last member loop. */
-  clusterCloseSeconds: number;
+  /**
+   * How far apart in time two detection rows of one user + app + device may be and still be the same loop
+   * (late sign-ins that move an episode's start change the SQL's id): the episode pause, pause_secs.
+   */
+  matchSlackSeconds: number;
   /** ... or when it has not grown for this long by the wall clock (a tenant that went quiet). */
   idleCloseSeconds: number;
 }
@@ -164,21 +165,22 @@ export class AlertTracker {
     t.row = row;
     const sharp = severityOf(row) !== t.emitted.severity || contextOf(row) !== t.emitted.context;
     const grownSinceEmit = size > t.emitted.size || row.end > t.emitted.end;
-    if (t.action === 'closed') {
-      // New prompts after a close (late events, or the loop resumed within the gap): the same loop again.
-      if (grownSinceEmit) out.push(this.emit(t, 'updated', nowIso));
-      return;
-    }
+    // Closed is final: a SIEM closes the case on it. Prompts after the episode stopped form a new episode
+    // (a new subject); late sign-ins that extend a closed one only refresh what the state remembers.
+    if (t.action === 'closed') return;
     const due = Date.parse(nowIso) - Date.parse(t.last_emitted_at) >= this.opts.updateEverySeconds * 1000;
     if (sharp || (grownSinceEmit && due)) out.push(this.emit(t, 'updated', nowIso));
   }
 
+  /**
+   * A loop closes when detection says it stopped (its status as of the newest sign-in: the definition in
+   * detect/loops.sql), a cluster when none of its members is still looping; either also when it has not
+   * grown for idleCloseSeconds on the wall clock (a tenant whose logs stopped arriving).
+   */
   private closeEnded(now: Date, out: Alert[]): void {
-    const wm = this.state.watermark ? Date.parse(this.state.watermark) : null;
     for (const t of Object.values(this.state.tracked)) {
       if (t.action === 'closed') continue;
-      const after = (t.subject === 'loop' ? this.opts.loopCloseSeconds : this.opts.clusterCloseSeconds) * 1000;
-      const quietInData = wm !== null && wm - Date.parse(t.row.end) >= after;
+      const quietInData = isLoop(t.row) ? t.row.status !== 'looping' : t.row.users_still_looping.length === 0;
       const quietOnClock = now.getTime() - Date.parse(t.last_growth_at) >= this.opts.idleCloseSeconds * 1000;
       if (quietInData || quietOnClock) out.push(this.emit(t, 'closed', now.toISOString()));
     }
@@ -194,7 +196,7 @@ export class AlertTracker {
   private find(subject: 'loop' | 'cluster', id: string, key: string, row: FlaggedSession | LoopCluster): Tracked | undefined {
     const direct = this.state.tracked[id];
     if (direct) return direct;
-    const slack = (subject === 'loop' ? this.opts.loopCloseSeconds : this.opts.clusterCloseSeconds) * 1000;
+    const slack = this.opts.matchSlackSeconds * 1000;
     const [s, e] = [Date.parse(row.start), Date.parse(row.end)];
     for (const t of Object.values(this.state.tracked)) {
       if (t.subject !== subject) continue;
@@ -249,6 +251,7 @@ const KIND_LABEL: Record<FlaggedSession['kind'], string> = {
   reauth_loop: 'Reauthentication loop',
   mfa_denial_burst: 'MFA denial burst',
   failure_burst: 'Failed sign-in burst',
+  silent_loop: 'Silent sign-in loop',
 };
 
 function buildAlert(t: Tracked, nowIso: string): Alert {

@@ -12,6 +12,7 @@ import { quoteIdent, quoteString, withDuckDB, type DuckDBOptions } from '../sql/
  */
 export const LAYERS = [
   'staging/sign_ins',
+  'detect/flows',
   'detect/prompts',
   'detect/loops',
   'detect/clusters',
@@ -20,11 +21,9 @@ export const LAYERS = [
 ] as const;
 export type Layer = (typeof LAYERS)[number];
 
-/** Every threshold any layer declares, for `--help` and validation. */
+/** Every threshold the detection layers declare (each is declared once in queries/), for `--help` and validation. */
 export function allParams(): ParamDecl[] {
-  const seen = new Map<string, ParamDecl>();
-  for (const l of LAYERS) for (const p of loadQuery(l).params) if (!seen.has(p.name)) seen.set(p.name, p);
-  return [...seen.values()];
+  return LAYERS.flatMap((l) => loadQuery(l).declares);
 }
 
 /** Check user-given thresholds once, at the edge, so a typo fails before any work. */
@@ -64,12 +63,17 @@ export async function attachLake(conn: DuckDBConnection, lakeDir: string, since?
 /** Materialize layers in order, up to and including `upto`. */
 export async function runLayers(conn: DuckDBConnection, params: ParamValues, upto: Layer = 'detect/loop_clusters'): Promise<void> {
   for (const name of LAYERS) {
-    const q = loadQuery(name);
-    const { values, types } = bindings(q, params);
-    if (q.view) await conn.run(`create or replace temp view ${q.table} as\n${q.sql}`);
-    else await conn.run(`create or replace temp table ${q.table} as\n${q.sql}`, values, types);
+    await runLayer(conn, name, params);
     if (name === upto) return;
   }
+}
+
+/** Materialize one layer over the tables already there (the SQL tests give a layer its input tables). */
+export async function runLayer(conn: DuckDBConnection, name: Layer, params: ParamValues = {}): Promise<void> {
+  const q = loadQuery(name);
+  const { values, types } = bindings(q, params);
+  if (q.view) await conn.run(`create or replace temp view ${q.table} as\n${q.sql}`);
+  else await conn.run(`create or replace temp table ${q.table} as\n${q.sql}`, values, types);
 }
 
 export interface DetectionResult {

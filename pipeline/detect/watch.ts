@@ -17,11 +17,7 @@ export interface WatchOptions {
   params?: ParamValues;
   lookbackMinutes?: number;
   updateEverySeconds?: number;
-  /** A loop ends when the lake's newest sign-in is this far past its last prompt [default loop_gap_secs + 3 min of delivery delay]. */
-  loopCloseSeconds?: number;
-  /** ... a cluster [default cluster_gap_secs]. */
-  clusterCloseSeconds?: number;
-  /** ... or when it has not grown for this long by the wall clock [default 15 min]. */
+  /** A loop or cluster ends when detection's status says so, or when it has not grown for this long by the wall clock [default 15 min]. */
   idleCloseSeconds?: number;
   memoryLimit?: string;
   now?: () => Date;
@@ -54,13 +50,12 @@ export class LoopWatcher {
     const param = (name: string) => Number(params[name] ?? allParams().find((p) => p.name === name)!.default);
     const tracker = await AlertTracker.open(o.stateDir, {
       updateEverySeconds: o.updateEverySeconds ?? 60,
-      loopCloseSeconds: o.loopCloseSeconds ?? param('loop_gap_secs') + 180,
-      clusterCloseSeconds: o.clusterCloseSeconds ?? param('cluster_gap_secs'),
+      matchSlackSeconds: param('pause_secs'),
       idleCloseSeconds: o.idleCloseSeconds ?? 900,
     });
     const db = await openDuckDB({ memoryLimit: o.memoryLimit ?? '1GB' });
     // Rows just before an open loop's start decide whether it started there: give the SQL its gaps' worth.
-    const marginMs = (param('loop_gap_secs') + param('flow_gap_secs') + param('cluster_gap_secs')) * 1000;
+    const marginMs = (param('pause_secs') + param('loop_gap_secs') + param('flow_gap_secs') + param('cluster_gap_secs')) * 1000;
     return new LoopWatcher(lakeDir, tracker, db, params, (o.lookbackMinutes ?? 120) * 60_000, marginMs, o.now ?? (() => new Date()));
   }
 

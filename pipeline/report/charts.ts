@@ -42,11 +42,13 @@ const LOOP_KIND_LABEL: Record<FlaggedSession['kind'], string> = {
   reauth_loop: 'reauth loop',
   mfa_denial_burst: 'MFA-denial burst',
   failure_burst: 'failure burst',
+  silent_loop: 'silent loop',
 };
 const LOOP_KINDS: ReadonlyArray<readonly [string, string]> = [
   [LOOP_KIND_LABEL.reauth_loop, '#ef6c00'],
   [LOOP_KIND_LABEL.mfa_denial_burst, '#c62828'],
   [LOOP_KIND_LABEL.failure_burst, '#6a1b9a'],
+  [LOOP_KIND_LABEL.silent_loop, '#00838f'],
 ];
 
 // Characters that are invisible or reorder text (C0/C1 controls, zero-width, bidi controls, BOM, lone

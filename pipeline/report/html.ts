@@ -304,7 +304,7 @@ function stragglersSection(d: ReportData): Html {
             table(
               [th('Status'), th('Cluster'), th('User'), th('User id'), th('App'), th('OS'), thn('Prompts after'), thn('Prompts'), th('Last prompt')],
               rs.map((r) => [
-                td(r.stopped ? 'stopped' : html`<span class="still">still looping</span>`),
+                td(r.status === 'stopped_after_revocation' ? 'stopped after revocation' : r.stopped ? 'stopped' : html`<span class="still">still looping</span>`),
                 td(order.has(r.cluster_id) ? `#${order.get(r.cluster_id)}` : val(r.cluster_id, 40)),
                 td(val(r.user_principal_name, 80)),
                 td(html`<code>${val(r.user_id, 60)}</code>`),

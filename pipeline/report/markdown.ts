@@ -246,7 +246,7 @@ function remediation(d: ReportData, at: (iso: string | null) => string): string[
         int(r.prompts),
         int(r.prompts_after_core_end),
         at(r.last_prompt),
-        r.stopped ? (r.straggler ? 'stopped late' : 'stopped') : '**still looping**',
+        r.status === 'stopped_after_revocation' ? 'stopped after revocation' : r.stopped ? (r.straggler ? 'stopped late' : 'stopped') : '**still looping**',
       ]),
     ),
     '',

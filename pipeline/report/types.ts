@@ -102,10 +102,12 @@ export interface RemediationRow {
   last_prompt: string;
   /** Prompts after the cluster's core ended (the user kept looping after the service recovered). */
   prompts_after_core_end: number;
-  /** A loop of this user's ended more than straggler_grace_secs after the core ended (listed in users_still_looping). */
+  /** A loop of this user's ended more than straggler_grace_secs after the core ended. */
   straggler: boolean;
-  /** No prompt in the last `loop_gap_secs` before data_through: the loop has stopped. */
+  /** The user's latest loop is not `looping` as of data_through (detect/loops.sql's status). */
   stopped: boolean;
+  /** That loop's status: looping, stopped, or stopped_after_revocation (no need to revoke again). */
+  status: 'looping' | 'stopped' | 'stopped_after_revocation';
 }
 
 /** One user's timeline for `reauth-loops user` (table, NDJSON, or an HTML page with a chart). */

@@ -81,7 +81,7 @@ const LOOP_COLUMNS = cols([
 
 /** user_id first: `Import-Csv remediation.csv | ... Revoke-MgUserSignInSession -UserId $_.user_id`. */
 const REMEDIATION_COLUMNS = cols([
-  ['user_id', 'string'], ['user_principal_name', 'string'], ['cluster_id', 'string'], ['stopped', 'boolean'], ['straggler', 'boolean'],
+  ['user_id', 'string'], ['user_principal_name', 'string'], ['cluster_id', 'string'], ['stopped', 'boolean'], ['status', 'string'], ['straggler', 'boolean'],
   ['loops', 'integer'], ['prompts', 'integer'], ['prompts_after_core_end', 'integer'], ['first_prompt', 'timestamp'], ['last_prompt', 'timestamp'],
   ['app_display_name', 'string'], ['device_os', 'string'],
 ]);

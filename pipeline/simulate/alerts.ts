@@ -32,6 +32,8 @@ export function sampleLoop(i = 0, over: Partial<FlaggedSession> = {}): FlaggedSe
     ip_addresses: ['203.0.113.7'],
     sign_in_ids: Array.from({ length: 12 }, (_, k) => `00000000-0000-4000-8000-${String(i * 100 + k).padStart(12, '0')}`),
     cluster_id: null,
+    status: 'looping',
+    pause_count: 0,
     reason: '6 prompts in 5 min for Outlook Mobile on Ios; each success was followed by a new prompt within 60 s; codes 50074, 70044.',
     ...over,
   };

@@ -7,7 +7,7 @@
 /** One row of `flagged_sessions` (schemas/flagged-session.schema.json). */
 export interface FlaggedSession {
   loop_id: string;
-  kind: 'reauth_loop' | 'mfa_denial_burst' | 'failure_burst';
+  kind: 'reauth_loop' | 'mfa_denial_burst' | 'failure_burst' | 'silent_loop';
   severity: 'medium' | 'high' | 'critical';
   tenant_id: string | null;
   user_id: string | null;
@@ -34,7 +34,30 @@ export interface FlaggedSession {
   ip_addresses: string[];
   sign_in_ids: string[];
   cluster_id: string | null;
+  /** As of the newest sign-in detection saw (detect/loops.sql). */
+  status: LoopStatus;
+  pause_count: number;
   reason: string;
+}
+
+export type LoopStatus = 'looping' | 'stopped' | 'stopped_after_revocation';
+
+/** One app / OS family / client an incident hit (`loop_clusters.parts`). */
+export interface IncidentPart {
+  app_id: string | null;
+  app_display_name: string | null;
+  os_family: string | null;
+  device_os: string | null;
+  client_app_used: string | null;
+  start: string;
+  core_start: string;
+  core_end: string;
+  end: string;
+  peak_at: string;
+  peak_users: number;
+  user_count: number;
+  loop_count: number;
+  prompt_count: number;
 }
 
 /** One row of `loop_clusters` (schemas/loop-cluster.schema.json). */
@@ -42,6 +65,7 @@ export interface LoopCluster {
   cluster_id: string;
   start: string;
   end: string;
+  core_start: string;
   core_end: string;
   peak_at: string;
   peak_users: number;
@@ -57,6 +81,8 @@ export interface LoopCluster {
   error_codes: number[];
   loop_ids: string[];
   users_still_looping: string[];
+  users_stopped_after_revocation: string[];
+  parts: IncidentPart[];
 }
 
 export type AlertAction = 'opened' | 'updated' | 'closed';

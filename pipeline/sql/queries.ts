@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 import { DOUBLE, INTEGER, TIMESTAMP, VARCHAR, DuckDBTimestampValue, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { CliError } from '../errors';
 import { parseTimestamp } from '../normalize/time';
@@ -7,9 +7,11 @@ import { parseTimestamp } from '../normalize/time';
 /**
  * The only reader of queries/. Each .sql file is one query, named by its path (`detect/loops`); the runner
  * materializes it as a temp table named by its file name (`loops`), so later layers and analysts read it.
- * Thresholds are declared in the file's header, never in TypeScript:
- *     -- @param loop_gap_secs INTEGER = 120 : why this default
- * and bound as `$loop_gap_secs`. Declarations and uses are checked against each other at load time.
+ * Thresholds are declared in a file's header, never in TypeScript:
+ *     -- @param loop_gap_secs INTEGER = 299 : why this default
+ * and bound as `$loop_gap_secs`. Each threshold is declared once, in the file whose definition it belongs
+ * to; any other file may use it (the report reads the loop gap from detect/loops.sql). The loader refuses a
+ * second declaration anywhere in queries/, a use nothing declares, and a declaration nothing uses.
  */
 export type ParamType = 'INTEGER' | 'DOUBLE' | 'TIMESTAMP' | 'VARCHAR';
 export interface ParamDecl {
@@ -25,7 +27,10 @@ export interface QueryFile {
   view: boolean;
   path: string;
   sql: string;
+  /** Thresholds this file uses, wherever they are declared. */
   params: ParamDecl[];
+  /** Thresholds this file declares (its own header). */
+  declares: ParamDecl[];
 }
 export type ParamValues = Record<string, string | number>;
 
@@ -42,23 +47,66 @@ export function queriesDir(): string {
 }
 
 const cache = new Map<string, QueryFile>();
-export function loadQuery(name: string, root = queriesDir()): QueryFile {
-  const path = join(root, `${name}.sql`);
-  const hit = cache.get(path);
-  if (hit) return hit;
-  const text = readFileSync(path, 'utf8');
+const registries = new Map<string, Map<string, ParamDecl & { path: string }>>();
+
+/** Every .sql file under root, as query names ('detect/loops'). */
+export function queryNames(root = queriesDir()): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(root, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || !e.name.endsWith('.sql')) continue;
+    const dir = relative(root, e.parentPath ?? (e as unknown as { path: string }).path);
+    out.push([...(dir ? dir.split(sep) : []), e.name.slice(0, -4)].join('/'));
+  }
+  return out.sort();
+}
+
+function declarationsIn(text: string): ParamDecl[] {
   const params: ParamDecl[] = [];
   for (const line of text.split('\n')) {
     const m = PARAM_LINE.exec(line.trim());
     if (m) params.push({ name: m[1], type: m[2] as ParamType, default: m[3], doc: m[4] });
   }
-  const used = new Set([...stripComments(text).matchAll(/\$([a-z_][a-z0-9_]*)/g)].map((m) => m[1]));
-  const declared = new Set(params.map((p) => p.name));
-  for (const u of used) if (!declared.has(u)) throw new Error(`${path}: $${u} is used but has no "-- @param ${u} TYPE = default : reason" line`);
-  for (const d of declared) if (!used.has(d)) throw new Error(`${path}: @param ${d} is declared but never used`);
+  return params;
+}
+
+/** Every threshold declared anywhere in queries/, each exactly once. */
+export function paramRegistry(root = queriesDir()): Map<string, ParamDecl & { path: string }> {
+  const hit = registries.get(root);
+  if (hit) return hit;
+  const reg = new Map<string, ParamDecl & { path: string }>();
+  const usedAnywhere = new Set<string>();
+  for (const name of queryNames(root)) {
+    const path = join(root, `${name}.sql`);
+    const text = readFileSync(path, 'utf8');
+    for (const m of stripComments(text).matchAll(/\$([a-z_][a-z0-9_]*)/g)) usedAnywhere.add(m[1]);
+    for (const d of declarationsIn(text)) {
+      const first = reg.get(d.name);
+      if (first) throw new Error(`${path}: @param ${d.name} is already declared in ${first.path}; declare each threshold once and use $${d.name} here`);
+      reg.set(d.name, { ...d, path });
+    }
+  }
+  for (const [name, d] of reg) if (!usedAnywhere.has(name)) throw new Error(`${d.path}: @param ${name} is declared but never used`);
+  registries.set(root, reg);
+  return reg;
+}
+
+export function loadQuery(name: string, root = queriesDir()): QueryFile {
+  const path = join(root, `${name}.sql`);
+  const hit = cache.get(path);
+  if (hit) return hit;
+  const text = readFileSync(path, 'utf8');
+  const reg = paramRegistry(root);
+  const declares = declarationsIn(text);
+  const used = [...new Set([...stripComments(text).matchAll(/\$([a-z_][a-z0-9_]*)/g)].map((m) => m[1]))];
+  const params: ParamDecl[] = [];
+  for (const u of used) {
+    const d = reg.get(u);
+    if (!d) throw new Error(`${path}: $${u} is used but declared nowhere; add "-- @param ${u} TYPE = default : reason" to the file whose definition it belongs to`);
+    params.push({ name: d.name, type: d.type, default: d.default, doc: d.doc });
+  }
   const view = /^--\s*@view\s*$/m.test(text);
   if (view && params.length) throw new Error(`${path}: a @view cannot take parameters (DuckDB views cannot bind them)`);
-  const q: QueryFile = { name, table: name.split('/').pop() as string, view, path, sql: text, params };
+  const q: QueryFile = { name, table: name.split('/').pop() as string, view, path, sql: text, params, declares };
   cache.set(path, q);
   return q;
 }

@@ -125,11 +125,24 @@ export function renderExplanation(e: Explanation, opts: { allColumns?: boolean }
   say(`In one sentence: ${l.reason}`);
   say();
   say('Why it was flagged (detect/loops.sql)');
-  say(`  A run is at least min_prompts prompts for one user + app + device, each starting within loop_gap_secs of the previous prompt's end.`);
-  say(`  ${mark(l.prompt_count >= t.min_prompts)} ${l.prompt_count} prompts, at least min_prompts = ${t.min_prompts}`);
-  if (gaps.length) {
-    say(`  ${mark(Math.max(...gaps) <= t.loop_gap_secs)} gaps between prompts ${secs(Math.min(...gaps))} to ${secs(Math.max(...gaps))} (median ${secs(median(gaps))}), each within loop_gap_secs = ${t.loop_gap_secs} s`);
+  if (l.kind === 'silent_loop') {
+    say(`  A silent loop is at least silent_min_signins = ${t.silent_min_signins} interactive sign-ins that asked nothing of the user, each within silent_gap_secs = ${t.silent_gap_secs} s of the previous one, or any LoopDetected (50196).`);
+    say(`  ${mark(l.prompt_count >= t.silent_min_signins || l.loop_signal_count > 0)} ${l.prompt_count} silent sign-ins${l.loop_signal_count ? `, ${l.loop_signal_count} LoopDetected` : ''}`);
+  } else {
+    say(`  An episode is runs of at least min_prompts prompts for one user + app + device, each starting within loop_gap_secs of the previous prompt's end; runs less than pause_secs apart are one episode.`);
+    say(`  ${mark(l.prompt_count >= t.min_prompts)} ${l.prompt_count} prompts, at least min_prompts = ${t.min_prompts}`);
   }
+  if (gaps.length) {
+    const gap = l.kind === 'silent_loop' ? t.silent_gap_secs : t.loop_gap_secs;
+    const within = gaps.filter((g) => g <= gap);
+    const range = within.length ? `${secs(Math.min(...within))} to ${secs(Math.max(...within))} (median ${secs(median(within))})` : 'none';
+    say(`  ${mark(within.length > 0)} gaps between ${l.kind === 'silent_loop' ? 'sign-ins' : 'prompts'} ${range}, each within ${l.kind === 'silent_loop' ? 'silent_gap_secs' : 'loop_gap_secs'} = ${gap} s`);
+    const pauses = gaps.filter((g) => g > gap);
+    if (pauses.length) say(`  ${mark(Math.max(...pauses) <= t.pause_secs)} ${pauses.length} pause(s) of ${secs(Math.min(...pauses))} to ${secs(Math.max(...pauses))} inside the episode, each within pause_secs = ${t.pause_secs} s: the same loop, resumed`);
+  }
+  say(`  status ${l.status}, as of the newest sign-in detection saw: ${
+    l.status === 'looping' ? `its last prompt is less than pause_secs = ${t.pause_secs} s before it, so it may go on` : l.status === 'stopped_after_revocation' ? 'a revoked-grant refusal (50173/50133), then at most one more prompt, then nothing' : 'nothing since'
+  }`);
   for (const s of kindLines(l, t)) say(`  ${s}`);
   for (const s of severityLines(l, t)) say(`  ${s}`);
   say(
@@ -171,9 +184,10 @@ export function renderExplanation(e: Explanation, opts: { allColumns?: boolean }
     say(`  from ${c.start}; peak ${c.peak_users} users at ${c.peak_at}; core ended ${c.core_end}; last loop ended ${c.end}`);
     say(
       still
-        ? '  This user was still looping well after the core ended (straggler_grace_secs): revoke their sessions or re-register the device.'
-        : `  ${c.users_still_looping.length} user(s) kept looping after the core ended; this user is not one of them.`,
+        ? '  This user is still looping as of the newest sign-in: revoke their sessions or re-register the device.'
+        : `  ${c.users_still_looping.length} user(s) are still looping as of the newest sign-in; this user is not one of them.`,
     );
+    if (c.parts.length > 1) say(`  The incident hit ${c.parts.length} apps / OS families at once: ${c.parts.map((p) => `${p.app_display_name ?? p.app_id ?? 'an unknown app'} on ${p.os_family || 'unknown OS'} (${p.user_count} users)`).join(', ')}.`);
   } else {
     say(l.kind === 'reauth_loop' ? `Cluster: none (fewer than min_cluster_users = ${t.min_cluster_users} users looped on this app, OS and client at once).` : 'Cluster: none (only reauth loops form clusters; bursts are triaged per user).');
   }

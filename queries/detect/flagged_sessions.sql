@@ -59,15 +59,21 @@ select
     ip_addresses,
     sign_in_ids,
     cluster_id,
+    status,
+    pause_count,
     case kind
         when 'reauth_loop' then
             printf('%d prompts in %s for %s', prompt_count, span_text, where_text)
+            || case when pause_count > 0 then printf(' with %d pause%s in between', pause_count, case when pause_count = 1 then '' else 's' end) else '' end
             || case
                 when success_prompts = 0 then '; none of them completed'
                 when success_prompts = prompt_count then printf('; each success was followed by a new prompt within %d s', ceil(max_reprompt_seconds)::bigint)
                 else printf('; %d of them succeeded and were followed by a new prompt within %d s', success_prompts, ceil(coalesce(max_reprompt_seconds, 0))::bigint)
             end
             || case when reauth_signal_count > 0 then printf('; %d background token refreshes were refused in between', reauth_signal_count) else '' end
+            || case when loop_signal_count > 0 then '; Entra itself reported LoopDetected (50196)' else '' end
+        when 'silent_loop' then
+            printf('%d sign-ins in %s for %s that asked nothing of the user, each followed by another within seconds', prompt_count, span_text, where_text)
             || case when loop_signal_count > 0 then '; Entra itself reported LoopDetected (50196)' else '' end
         when 'mfa_denial_burst' then
             printf('%d MFA prompts denied or not answered in %s for %s from %d IP address%s', denied_prompts, span_text, where_text, len(ip_addresses), case when len(ip_addresses) = 1 then '' else 'es' end)

@@ -1,8 +1,6 @@
 -- hourly: one row per hour of the period, every hour present (a quiet hour is a zero, not a gap in the chart).
 -- Sign-ins come from period_sign_ins, prompts by the hour they started, and looping users from the reauth
 -- loops: a user counts in every hour their loop touched, so a loop from 09:50 to 10:10 shows in both hours.
--- @param from TIMESTAMP = 1970-01-01 00:00:00 : start of the report period, inclusive (UTC)
--- @param to TIMESTAMP = 2199-01-01 00:00:00 : end of the report period, exclusive (UTC)
 
 with hours as (
     select unnest(range(date_trunc('hour', $from), $to, interval 1 hour)) as hour

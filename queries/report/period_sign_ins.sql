@@ -6,15 +6,12 @@
 --   per_session = true:  one row per interactive session key (user + app + device) with its user, so the
 --                         totals can count users_prompted: `prompts` is keyed by session and carries no user.
 -- "Evidence" is what detect/loops.sql collects for a loop: an interactive row of its user + app + device while
--- it ran, or a background refusal (reauth_trigger, loop_signal) of its user + app from loop_gap_secs before
--- it to its end. Matched on the stored 64-bit keys and times (no strings), by joins that find at most one
+-- it ran, or a background refusal (reauth_trigger, loop_signal) of its user + app from its evidence_start
+-- (loops.sql says how far before the first prompt) to its end. Matched on the stored 64-bit keys and times (no strings), by joins that find at most one
 -- match per row: a session's runs never overlap, and the refusal windows are merged per user + app first.
 -- Runs after the detection layers, with the same window, so its counts and theirs describe the same rows.
 -- `newest` gives the report's data_through: how far the period's data reaches (a report built at 06:00 for
 -- today says so), independent of sign-ins landed for later days, so a re-run gives the same bytes.
--- @param from TIMESTAMP = 1970-01-01 00:00:00 : start of the report period, inclusive (UTC)
--- @param to TIMESTAMP = 2199-01-01 00:00:00 : end of the report period, exclusive (UTC)
--- @param loop_gap_secs INTEGER = 120 : background refusals this long before a loop's first prompt are its evidence, as in detect/loops.sql
 
 with runs as (
     select session_key, start, "end"
@@ -23,7 +20,7 @@ with runs as (
 
 -- loops.sql's user_app_key, rebuilt from the loop's user and app keys as columns.ts derives it
 refusal_windows as (
-    select hash(user_key, app_key) as user_app_key, start - to_seconds($loop_gap_secs) as start, "end"
+    select hash(user_key, app_key) as user_app_key, evidence_start as start, "end"
     from loops
 ),
 

@@ -2,13 +2,10 @@
 -- to revoke their sessions (Microsoft Graph revokeSignInSessions, Revoke-MgUserSignInSession -UserId):
 -- how many loops and prompts, the first and last prompt, how many prompts came after the cluster's core
 -- ended (the service recovered but this user did not), whether they are a straggler (a loop still running
--- straggler_grace_secs after the core ended: the cluster's users_still_looping), and whether they stopped.
--- "Stopped" is judged against the period's newest sign-in (data_through), not the wall clock: no prompt on
--- the user's looping app + device in the last loop_gap_secs before it. Prompts are read from the narrow
--- prompts table for the sessions of the cluster's loops only, so the last prompt may be after the last loop
--- (a user still prompted, less often than a loop, is not yet "stopped").
--- @param loop_gap_secs INTEGER = 120 : a prompt within this long before the newest sign-in means the user may still be looping
--- @param straggler_grace_secs INTEGER = 600 : users looping 10 min after the core ended are stragglers
+-- straggler_grace_secs, declared in detect/clusters.sql, after the core ended), and whether they stopped.
+-- Whether a user is still looping is their loops' status (detect/loops.sql), as of the period's newest
+-- sign-in: the same answer the cluster's users_still_looping and the alerts give. A user whose loop ended
+-- after an admin revoked their sessions is stopped_after_revocation, and not listed for revocation again.
 
 with members as (
     select cluster_id, core_end, unnest(loop_ids) as loop_id
@@ -35,7 +32,9 @@ users as (
         sum(prompt_count)::bigint as prompts,
         min(start) as first_prompt,
         max("end") as last_loop_end,
-        max("end") > any_value(core_end) + to_seconds($straggler_grace_secs) as straggler
+        max("end") > any_value(core_end) + to_seconds($straggler_grace_secs) as straggler,
+        -- the latest loop's status is the user's
+        arg_max(status, "end") as status
     from member_loops
     group by cluster_id, user_key
 ),
@@ -57,10 +56,6 @@ session_prompts as (
         on prompts.session_key = sessions.session_key
         and prompts.start >= sessions.first_prompt
     group by sessions.cluster_id, sessions.user_key
-),
-
-data_through as (
-    select max(newest) as newest from period_sign_ins where not per_session
 )
 
 select
@@ -75,7 +70,8 @@ select
     strftime(greatest(users.last_loop_end, session_prompts.last_prompt), '%Y-%m-%dT%H:%M:%S.%gZ') as last_prompt,
     coalesce(session_prompts.prompts_after_core_end, 0) as prompts_after_core_end,
     users.straggler,
-    greatest(users.last_loop_end, session_prompts.last_prompt) < (select newest from data_through) - to_seconds($loop_gap_secs) as stopped
+    users.status <> 'looping' as stopped,
+    users.status
 from users
 left join session_prompts using (cluster_id, user_key)
 join clusters using (cluster_id)

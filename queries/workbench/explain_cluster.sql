@@ -1,5 +1,4 @@
 -- explain_cluster: the tenant-wide cluster a loop belongs to, if any, for `reauth-loops explain`.
--- @param loop_id VARCHAR =  : the loop to explain (loop-<16 hex>)
 
 select loop_clusters.*
 from loop_clusters

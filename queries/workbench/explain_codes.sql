@@ -1,7 +1,6 @@
 -- explain_codes: each error code of a loop (most frequent first, as the loop lists them) with its meaning and
 -- class from reference/error_codes.csv and how many of the loop's evidence rows carry it. A code the table
 -- does not know is classed as a failure, as staging/sign_ins does.
--- @param loop_id VARCHAR =  : the loop to explain (loop-<16 hex>)
 
 with the_loop as (
     select loops.user_key, flagged_sessions.error_codes, flagged_sessions.sign_in_ids

@@ -1,6 +1,5 @@
 -- explain_evidence: the lake rows behind a loop: every row of its user carrying one of its sign_in_ids
 -- (an id can have several rows: one MFA request logs its challenge and its success), oldest first.
--- @param loop_id VARCHAR =  : the loop to explain (loop-<16 hex>)
 
 with the_loop as (
     select loops.user_key, flagged_sessions.sign_in_ids

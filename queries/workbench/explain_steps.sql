@@ -3,7 +3,6 @@
 -- it (runs are consecutive prompts, so nothing else starts there). gap_secs is what loops.sql compares with
 -- loop_gap_secs: the time from the previous prompt's last row to this prompt's first. The refusals are the
 -- non-interactive rows among the loop's evidence whose outcome forces reauthentication.
--- @param loop_id VARCHAR =  : the loop to explain (loop-<16 hex>)
 
 with the_loop as (
     select loops.session_key, loops.user_key, loops.start, loops."end", flagged_sessions.sign_in_ids

@@ -2,12 +2,6 @@
 -- Same matching as filtered_loops.sql: names case-insensitively anywhere in the value (contains(), so % and _
 -- are plain characters), codes exactly, an empty filter matches everything, and the period keeps clusters
 -- that overlap it. With no filter, this is loop_clusters unchanged.
--- @param app VARCHAR =  : part of the app's display name, or its app id (empty: any app)
--- @param os VARCHAR =  : part of the device OS or OS family, e.g. ios (empty: any OS)
--- @param client VARCHAR =  : part of the client app used, e.g. mobile apps (empty: any client)
--- @param code VARCHAR =  : an Entra error code seen in the cluster, e.g. 70044 (empty: any code)
--- @param since TIMESTAMP = 1970-01-01 00:00:00 : keep clusters still running at or after this time (UTC)
--- @param until TIMESTAMP = 2199-01-01 00:00:00 : keep clusters that started before this time (UTC)
 
 select lc.*
 from loop_clusters as lc

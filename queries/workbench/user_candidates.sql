@@ -3,7 +3,6 @@
 --   key           the object id or the UPN, case-insensitively (one person, unless a UPN was reused)
 --   display_name  the whole display name: not a key, many people share one, so it is only taken when unique
 --   partial       part of the UPN or display name: only ever offered as a suggestion
--- @param who VARCHAR =  : the UPN, object id or display name the analyst typed
 
 with users as (
     select

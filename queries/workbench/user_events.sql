@@ -6,9 +6,6 @@
 --   background  a non-interactive row: an app refreshing its tokens
 -- A row belongs to a flow when it lies between the flow's first and last row on the same user + app + device,
 -- the same test detect/loops uses for a run's rows. loop_id is the loop the row is evidence of.
--- @param user_key VARCHAR =  : the user's object id, or UPN when the logs carry no id (from user_candidates)
--- @param since TIMESTAMP = 1970-01-01 00:00:00 : first sign-in time shown, inclusive (UTC)
--- @param until TIMESTAMP = 2199-01-01 00:00:00 : end of the period, exclusive (UTC)
 
 with mine as (
     select *

@@ -1,7 +1,5 @@
 -- user_loops: one user's flagged sessions that overlap a period, for `reauth-loops user`.
 -- @param user_key VARCHAR =  : the user's object id, or UPN when the logs carry no id (from user_candidates)
--- @param since TIMESTAMP = 1970-01-01 00:00:00 : keep loops still running at or after this time (UTC)
--- @param until TIMESTAMP = 2199-01-01 00:00:00 : keep loops that started before this time (UTC)
 
 select f.*
 from flagged_sessions as f

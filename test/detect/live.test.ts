@@ -163,7 +163,7 @@ test('a cluster of loops with no error codes (every prompt succeeded) is alerted
 
 test('a round that fails half-way changes nothing: the loops it saw are alerted by the next round', async () => {
   const dir = tmp.sub(`tracker-${++n}`);
-  const tracker = await AlertTracker.open(dir, { updateEverySeconds: 60, loopCloseSeconds: 300, clusterCloseSeconds: 900, idleCloseSeconds: 900 });
+  const tracker = await AlertTracker.open(dir, { updateEverySeconds: 60, matchSlackSeconds: 900, idleCloseSeconds: 900 });
   const loop = sampleLoop(1);
   const broken = { cluster_id: 'cluster-x', start: loop.start, end: loop.end, users_still_looping: null } as unknown as LoopCluster;
   const input = { loops: [loop], clusters: [broken], watermark: loop.end, windowStart: '2026-04-14T07:00:00.000Z' };

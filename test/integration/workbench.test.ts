@@ -213,7 +213,7 @@ describe('explain', () => {
     const out = r.stdout;
     expect(out).toContain(`Loop ${loop.loop_id}: reauth_loop, high severity`);
     expect(out).toContain(`${loop.prompt_count} prompts, at least min_prompts = 3`);
-    expect(out).toMatch(/gaps between prompts [\d.]+ s to [\d.]+ s \(median [\d.]+ s\), each within loop_gap_secs = 120 s/);
+    expect(out).toMatch(/gaps between prompts [\d.]+ s to [\d.]+ s \(median [\d.]+ s\), each within loop_gap_secs = 299 s/);
     for (let i = 2; i <= loop.prompt_count; i++) expect(out).toMatch(new RegExp(`prompt ${i} +\\| \\S+ +\\| [\\d.]+ s after #${i - 1} ended +\\| succeeded`));
     expect(out).toContain(`${loop.prompt_count} prompts, at least severe_prompts = 10`);
     expect(out).toMatch(/70044 +reauth_trigger +Session expired by the sign-in frequency check/);
@@ -228,7 +228,7 @@ describe('explain', () => {
     expect(shown).toEqual(new Set(loop.sign_in_ids));
     const doc = json(['explain', loop.loop_id]);
     expect(new Set(doc.evidence.map((e: Row) => e.sign_in_id))).toEqual(new Set(loop.sign_in_ids));
-    expect(doc.thresholds).toMatchObject({ min_prompts: 3, loop_gap_secs: 120, min_denials: 3, severe_prompts: 10 });
+    expect(doc.thresholds).toMatchObject({ min_prompts: 3, loop_gap_secs: 299, pause_secs: 900, min_denials: 3, severe_prompts: 10 });
   });
 
   test('thresholds are honoured as detect honours them', () => {

@@ -195,11 +195,15 @@ describe('loop clusters', () => {
     }
   });
 
-  test('nine users are not an incident; the same users on different OSes are not one cluster', async () => {
+  test('nine users are not an incident; six on iOS and six on Android at once are one incident with two parts', async () => {
     expect((await run(users.slice(0, 9).flatMap((u) => loop(5, 30, { user: u })))).clusters).toEqual([]);
     const split = users.flatMap((u, i) => loop(5, 30, { user: u, os: i % 2 ? 'Android' : 'Ios' }));
     expect((await run(split)).clusters).toEqual([]);
-    expect((await run(split, { min_cluster_users: 6 })).clusters.map((c) => c.os_family).sort()).toEqual(['android', 'ios']);
+    const [one, ...more] = (await run(split, { min_cluster_users: 6 })).clusters;
+    expect(more).toEqual([]);
+    expect(one).toMatchObject({ user_count: 12, loop_count: 12 });
+    const parts = one.parts as Array<{ os_family: string; user_count: number }>;
+    expect(parts.map((p) => [p.os_family, p.user_count]).sort()).toEqual([['android', 6], ['ios', 6]]);
   });
 
   test('two waves an hour apart are two clusters', async () => {

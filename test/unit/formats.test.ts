@@ -42,6 +42,8 @@ const LOOP: FlaggedSession = {
   ip_addresses: ['198.51.100.24', '2001:db8:c4ea::3529'],
   sign_in_ids: ['02714a99-aaa9-4202-b52f-c8f059bb01ce', '04c4a223-b38e-4d40-acce-fac09fe38421', '04e2c49c-e506-421d-93c5-625b526459c4'],
   cluster_id: 'cluster-cce284bc2135b22a',
+  status: 'stopped',
+  pause_count: 0,
   reason:
     '24 prompts in 18 min for Outlook Mobile on Ios; each success was followed by a new prompt within 60 s; 10 background token refreshes were refused in between; codes 50074, 70044, 70043; part of tenant-wide cluster cluster-cce284bc2135b22a (12 users).',
 };
@@ -50,6 +52,7 @@ const CLUSTER: LoopCluster = {
   cluster_id: 'cluster-cce284bc2135b22a',
   start: '2026-04-14T09:01:52.946Z',
   end: '2026-04-14T09:54:09.729Z',
+  core_start: '2026-04-14T09:03:00.000Z',
   core_end: '2026-04-14T09:21:00.000Z',
   peak_at: '2026-04-14T09:09:00.000Z',
   peak_users: 12,
@@ -65,6 +68,14 @@ const CLUSTER: LoopCluster = {
   error_codes: [50074, 70043, 70044],
   loop_ids: ['loop-27d85e047c402219', 'loop-7720dc63b26b91a9', 'loop-1e573429cdb23556'],
   users_still_looping: ['user0139@contoso.example', 'user0140@contoso.example'],
+  users_stopped_after_revocation: [],
+  parts: [
+    {
+      app_id: '27922004-5251-4030-b22d-91ecd9a37ea4', app_display_name: 'Outlook Mobile', os_family: 'ios', device_os: 'Ios', client_app_used: 'Mobile Apps and Desktop clients',
+      start: '2026-04-14T09:01:52.946Z', core_start: '2026-04-14T09:03:00.000Z', core_end: '2026-04-14T09:21:00.000Z', end: '2026-04-14T09:54:09.729Z',
+      peak_at: '2026-04-14T09:09:00.000Z', peak_users: 12, user_count: 12, loop_count: 12, prompt_count: 274,
+    },
+  ],
 };
 
 function loopAlert(loop: Partial<FlaggedSession> = {}, top: Partial<Alert> = {}): Alert {

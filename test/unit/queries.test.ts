@@ -18,22 +18,29 @@ test('every layer loads, and every threshold has a default and a reason', () => 
 
 test('queries/ holds one query per .sql file, and no TypeScript file pastes SQL thresholds', () => {
   const sqlFiles = readdirSync(join(queriesDir(), 'detect')).filter((f) => f.endsWith('.sql'));
-  expect(sqlFiles.sort()).toEqual(['clusters.sql', 'flagged_sessions.sql', 'loop_clusters.sql', 'loops.sql', 'prompts.sql']);
+  expect(sqlFiles.sort()).toEqual(['clusters.sql', 'flagged_sessions.sql', 'flows.sql', 'loop_clusters.sql', 'loops.sql', 'prompts.sql']);
   for (const f of sqlFiles) expect(stripComments(readFileSync(join(queriesDir(), 'detect', f), 'utf8'))).not.toContain(';');
   // A threshold in TS would be a second definition of a loop.
   const ts = readFileSync(join(REPO, 'pipeline', 'detect', 'detect.ts'), 'utf8');
   expect(ts).not.toMatch(/min_prompts\s*[:=]\s*\d/);
 });
 
-test('a query that uses an undeclared $param, or declares an unused one, fails to load', () => {
-  const root = mkdtempSync(join(tmpdir(), 'q-'));
-  mkdirSync(join(root, 'x'));
-  writeFileSync(join(root, 'x', 'a.sql'), 'select $n as n\n');
-  writeFileSync(join(root, 'x', 'b.sql'), '-- @param n INTEGER = 1 : a number used for nothing at all\nselect 1\n');
-  writeFileSync(join(root, 'x', 'c.sql'), '-- @param n INTEGER = 1 : a number that is used below\nselect $n as n\n');
-  expect(() => loadQuery('x/a', root)).toThrow('$n is used but has no "-- @param n TYPE = default : reason" line');
-  expect(() => loadQuery('x/b', root)).toThrow('@param n is declared but never used');
-  expect(loadQuery('x/c', root).params).toEqual([{ name: 'n', type: 'INTEGER', default: '1', doc: 'a number that is used below' }]);
+test('a query that uses an undeclared $param, or declares an unused one, fails to load; a declared one is used anywhere', () => {
+  const queries = (files: Record<string, string>) => {
+    const root = mkdtempSync(join(tmpdir(), 'q-'));
+    mkdirSync(join(root, 'x'));
+    for (const [name, sql] of Object.entries(files)) writeFileSync(join(root, 'x', `${name}.sql`), sql);
+    return root;
+  };
+  const undeclared = queries({ a: 'select $n as n\n' });
+  expect(() => loadQuery('x/a', undeclared)).toThrow('$n is used but declared nowhere');
+  const unused = queries({ b: '-- @param n INTEGER = 1 : a number used for nothing at all\nselect 1\n' });
+  expect(() => loadQuery('x/b', unused)).toThrow('@param n is declared but never used');
+  // declared in c, used in c and d: d binds it with c's type and default
+  const shared = queries({ c: '-- @param n INTEGER = 1 : a number that is used below\nselect $n as n\n', d: 'select $n + 1 as m\n' });
+  expect(loadQuery('x/c', shared).params).toEqual([{ name: 'n', type: 'INTEGER', default: '1', doc: 'a number that is used below' }]);
+  expect(loadQuery('x/d', shared).params).toEqual(loadQuery('x/c', shared).params);
+  expect(loadQuery('x/d', shared).declares).toEqual([]);
 });
 
 test('coercion gives clear errors', () => {
