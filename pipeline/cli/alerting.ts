@@ -14,13 +14,15 @@ export function alertingOptions(y: Argv, group: string): Argv {
     .option('detect-seconds', { type: 'number', default: 5, describe: 'Run detection this often (and after each commit)', group })
     .option('lookback-minutes', { type: 'number', default: 120, describe: 'Detection window before the newest sign-in (open loops extend it)', group })
     .option('update-seconds', { type: 'number', default: 60, describe: 'At most one "updated" alert per growing loop this often (severity changes go at once)', group })
-    .option('idle-close-minutes', { type: 'number', default: 15, describe: 'Close a loop that has not grown for this long even when no newer sign-ins arrive', group });
+    .option('idle-close-minutes', { type: 'number', default: 15, describe: 'Close a loop that has not grown for this long even when no newer sign-ins arrive', group })
+    .option('late-minutes', { type: 'number', default: 30, describe: 'Sign-ins may arrive this late: a stopped loop is closed once the newest sign-in is this far past its end', group });
 }
 
 export async function liveOptions(args: Record<string, unknown>, sinks: SinksConfig, log: (e: LiveEvent) => void): Promise<LiveOptions> {
   for (const k of ['detect-seconds', 'lookback-minutes', 'update-seconds', 'idle-close-minutes'] as const) {
     if (!((args[k] as number) > 0)) throw new CliError(`--${k} must be a positive number.`, 2);
   }
+  if (!((args['late-minutes'] as number) >= 0)) throw new CliError('--late-minutes must be 0 or more.', 2);
   return {
     sinks,
     intervalSeconds: args['detect-seconds'] as number,
@@ -31,6 +33,7 @@ export async function liveOptions(args: Record<string, unknown>, sinks: SinksCon
       lookbackMinutes: args['lookback-minutes'] as number,
       updateEverySeconds: args['update-seconds'] as number,
       idleCloseSeconds: (args['idle-close-minutes'] as number) * 60,
+      lateSeconds: (args['late-minutes'] as number) * 60,
       memoryLimit: args['memory-limit'] as string | undefined,
     },
   };

@@ -8,28 +8,22 @@ import type { Alert, AlertAction, AlertSeverity, FlaggedSession, LoopCluster } f
  * `updated` when it grows or changes severity, and `closed` when it has ended. Every alert about one loop
  * carries the same subject_id and a version that only grows, so a SIEM can correlate and dedupe.
  *
- * The SQL names a loop by its user, app, device and first prompt. When late events move a loop's start,
- * the SQL's id changes; the tracker keeps the first id as the subject and matches the loop by its key and
- * overlapping time, so it is not alerted twice.
+ * The subject is the id detection gives (stable: the lake's registry keeps the id a loop was first found
+ * with, queries/detect/loops.sql), so subject_id is the id `detect`, `loops` and `explain` show. A subject
+ * that merged into another (its id is now an alias of an older one) is closed with `merged_into`.
  */
 export interface TrackerOptions {
   /** Growth alone produces at most one `updated` per loop this often (default 60 s); severity changes go at once. */
   updateEverySeconds: number;
-  /**
-   * How far apart in time two detection rows of one user + app + device may be and still be the same loop
-   * (late sign-ins that move an episode's start change the SQL's id): the episode pause, pause_secs.
-   */
-  matchSlackSeconds: number;
   /** ... or when it has not grown for this long by the wall clock (a tenant that went quiet). */
   idleCloseSeconds: number;
+  /** Sign-ins may arrive this late: a stopped subject closes once the data is this far past its end. */
+  lateSeconds: number;
 }
 
 interface Tracked {
   subject: 'loop' | 'cluster';
   subject_id: string;
-  /** Detection ids this subject has had (the SQL's loop_id/cluster_id). */
-  ids: string[];
-  key: string;
   version: number;
   action: AlertAction;
   severity: AlertSeverity;
@@ -55,6 +49,11 @@ export interface RoundInput {
   loops: FlaggedSession[];
   clusters: LoopCluster[];
   watermark: string | null;
+  /**
+   * How far the data the round judged reaches (the newest sign-in, or less while a partition catches up);
+   * null when the source has delivered everything, so a stopped subject closes without waiting for late data.
+   */
+  asOf: string | null;
   /** Loops ending before this cannot be seen again by the window: forget them once closed. */
   windowStart: string;
 }
@@ -97,6 +96,11 @@ export class AlertTracker {
     return min;
   }
 
+  /** Whether this loop or cluster id has been alerted (and not yet forgotten). */
+  knows(id: string): boolean {
+    return id in this.state.tracked;
+  }
+
   openCount(): { loops: number; clusters: number } {
     const open = Object.values(this.state.tracked).filter((t) => t.action !== 'closed');
     return { loops: open.filter((t) => t.subject === 'loop').length, clusters: open.filter((t) => t.subject === 'cluster').length };
@@ -122,9 +126,9 @@ export class AlertTracker {
     const out: Alert[] = [];
     const nowIso = now.toISOString();
     if (input.watermark && (!this.state.watermark || input.watermark > this.state.watermark)) this.state.watermark = input.watermark;
-    for (const row of input.loops) this.observe('loop', row.loop_id, loopKey(row), row, nowIso, out);
-    for (const row of input.clusters) this.observe('cluster', row.cluster_id, clusterKey(row), row, nowIso, out);
-    this.closeEnded(now, out);
+    for (const row of input.loops) this.observe('loop', row.loop_id, row, nowIso, out);
+    for (const row of input.clusters) this.observe('cluster', row.cluster_id, row, nowIso, out);
+    this.closeEnded(now, input.asOf, out);
     this.forget(input.windowStart);
     this.state.pending.push(...out);
     if (out.length || input.watermark) await this.save();
@@ -137,15 +141,18 @@ export class AlertTracker {
     await this.save();
   }
 
-  private observe(subject: 'loop' | 'cluster', id: string, key: string, row: FlaggedSession | LoopCluster, nowIso: string, out: Alert[]): void {
-    const t = this.find(subject, id, key, row);
+  private observe(subject: 'loop' | 'cluster', id: string, row: FlaggedSession | LoopCluster, nowIso: string, out: Alert[]): void {
+    // Subjects merged into this one end here; their story goes on under this id.
+    for (const alias of row.aliases) {
+      const merged = this.state.tracked[alias];
+      if (merged && merged.action !== 'closed') out.push(this.emit(merged, 'closed', nowIso, id));
+    }
+    const t = this.state.tracked[id];
     const size = sizeOf(row);
     if (!t) {
       const fresh: Tracked = {
         subject,
         subject_id: id,
-        ids: [id],
-        key,
         version: 0,
         action: 'opened',
         severity: severityOf(row),
@@ -159,7 +166,6 @@ export class AlertTracker {
       out.push(this.emit(fresh, 'opened', nowIso));
       return;
     }
-    if (!t.ids.includes(id)) t.ids.push(id);
     const grew = size > sizeOf(t.row) || row.end > t.row.end;
     if (grew) t.last_growth_at = nowIso;
     t.row = row;
@@ -174,13 +180,16 @@ export class AlertTracker {
 
   /**
    * A loop closes when detection says it stopped (its status as of the newest sign-in: the definition in
-   * detect/loops.sql), a cluster when none of its members is still looping; either also when it has not
-   * grown for idleCloseSeconds on the wall clock (a tenant whose logs stopped arriving).
+   * detect/episodes.sql), a cluster when none of its members is still looping, once the data reaches
+   * lateSeconds past its end (late sign-ins could still extend it); either also when it has not grown for
+   * idleCloseSeconds on the wall clock (a tenant whose logs stopped arriving).
    */
-  private closeEnded(now: Date, out: Alert[]): void {
+  private closeEnded(now: Date, asOf: string | null, out: Alert[]): void {
     for (const t of Object.values(this.state.tracked)) {
       if (t.action === 'closed') continue;
-      const quietInData = isLoop(t.row) ? t.row.status !== 'looping' : t.row.users_still_looping.length === 0;
+      const stopped = isLoop(t.row) ? t.row.status !== 'looping' : t.row.users_still_looping.length === 0;
+      const settled = asOf === null || Date.parse(asOf) - Date.parse(t.row.end) >= this.opts.lateSeconds * 1000;
+      const quietInData = stopped && settled;
       const quietOnClock = now.getTime() - Date.parse(t.last_growth_at) >= this.opts.idleCloseSeconds * 1000;
       if (quietInData || quietOnClock) out.push(this.emit(t, 'closed', now.toISOString()));
     }
@@ -193,27 +202,14 @@ export class AlertTracker {
     }
   }
 
-  private find(subject: 'loop' | 'cluster', id: string, key: string, row: FlaggedSession | LoopCluster): Tracked | undefined {
-    const direct = this.state.tracked[id];
-    if (direct) return direct;
-    const slack = this.opts.matchSlackSeconds * 1000;
-    const [s, e] = [Date.parse(row.start), Date.parse(row.end)];
-    for (const t of Object.values(this.state.tracked)) {
-      if (t.subject !== subject) continue;
-      if (t.ids.includes(id)) return t;
-      if (t.key === key && Date.parse(t.row.start) - slack <= e && s <= Date.parse(t.row.end) + slack) return t;
-    }
-    return undefined;
-  }
-
-  private emit(t: Tracked, action: AlertAction, nowIso: string): Alert {
+  private emit(t: Tracked, action: AlertAction, nowIso: string, mergedInto?: string): Alert {
     t.version += 1;
     t.action = action;
     t.severity = severityOf(t.row);
     t.emitted = { size: sizeOf(t.row), end: t.row.end, severity: t.severity, context: contextOf(t.row) };
     t.last_emitted_at = nowIso;
     if (t.version === 1) t.first_emitted_at = nowIso;
-    return buildAlert(t, nowIso);
+    return buildAlert(t, nowIso, mergedInto);
   }
 
   private async save(): Promise<void> {
@@ -223,15 +219,6 @@ export class AlertTracker {
 
 function isLoop(row: FlaggedSession | LoopCluster): row is FlaggedSession {
   return 'loop_id' in row;
-}
-
-/** Same user, app and device: the SQL's session key, spelled in the ids the alert carries. */
-function loopKey(r: FlaggedSession): string {
-  return JSON.stringify([r.tenant_id, r.user_id ?? r.user_principal_name, r.app_id ?? r.app_display_name, r.device_id ?? r.device_os]);
-}
-
-function clusterKey(r: LoopCluster): string {
-  return JSON.stringify([r.tenant_id, r.app_id ?? r.app_display_name, r.os_family, r.client_app_used]);
 }
 
 function sizeOf(r: FlaggedSession | LoopCluster): number {
@@ -254,7 +241,7 @@ const KIND_LABEL: Record<FlaggedSession['kind'], string> = {
   silent_loop: 'Silent sign-in loop',
 };
 
-function buildAlert(t: Tracked, nowIso: string): Alert {
+function buildAlert(t: Tracked, nowIso: string, mergedInto?: string): Alert {
   const base = {
     schema: 'reauth-loops.alert/1' as const,
     event_id: `${t.subject_id}.v${t.version}`,
@@ -265,8 +252,9 @@ function buildAlert(t: Tracked, nowIso: string): Alert {
     emitted_at: nowIso,
     first_emitted_at: t.first_emitted_at,
     tenant_id: t.row.tenant_id,
+    ...(mergedInto ? { merged_into: mergedInto } : {}),
   };
-  const ended = t.action === 'closed' ? ' ended' : '';
+  const ended = mergedInto ? ` merged into ${mergedInto}` : t.action === 'closed' ? ' ended' : '';
   if (isLoop(t.row)) {
     const r = t.row;
     const who = r.user_principal_name ?? r.user_id ?? 'unknown user';

@@ -5,6 +5,7 @@ import { Lake, partitionKeyOfDir, readLakeSql } from '../lake/lake';
 import { bindings, coerceParam, loadQuery, queriesDir, type ParamDecl, type ParamValues } from '../sql/queries';
 import { columnKindOf, type Column } from '../cli/output';
 import { quoteIdent, quoteString, withDuckDB, type DuckDBOptions } from '../sql/duckdb';
+import { loadRegistry, saveRegistry, withRegistryLock } from './registry';
 
 /**
  * One definition of a loop, in SQL, layered like a dbt project. Batch (`detect`, `clusters`, `query`) and,
@@ -14,8 +15,12 @@ export const LAYERS = [
   'staging/sign_ins',
   'detect/flows',
   'detect/prompts',
+  'detect/episodes',
   'detect/loops',
+  'detect/loop_registry',
+  'detect/incidents',
   'detect/clusters',
+  'detect/cluster_registry',
   'detect/flagged_sessions',
   'detect/loop_clusters',
 ] as const;
@@ -39,7 +44,8 @@ export function validateParams(given: ParamValues): ParamValues {
 }
 
 /**
- * Creates `lake_sign_ins` over the lake's whole Parquet files (an empty table when there are none) and `error_codes`.
+ * Creates `lake_sign_ins` over the lake's whole Parquet files (an empty table when there are none), `error_codes`
+ * and the lake's registry of finding ids (registry.ts), which every reader needs to name loops alike.
  * With `since`, only the hour partitions from that hour on are read (continuous detection's window).
  */
 export async function attachLake(conn: DuckDBConnection, lakeDir: string, since?: Date): Promise<{ files: number; torn: string[] }> {
@@ -57,6 +63,7 @@ export async function attachLake(conn: DuckDBConnection, lakeDir: string, since?
     await conn.run('create or replace temp view lake_sign_ins as select * from empty_lake');
   }
   await conn.run(`create or replace temp table error_codes as select * from read_csv(${quoteString(join(queriesDir(), 'reference', 'error_codes.csv'))}, header = true, columns = {'error_code': 'INTEGER', 'outcome': 'VARCHAR', 'meaning': 'VARCHAR'})`);
+  await loadRegistry(conn, lakeDir);
   return { files: files.length, torn };
 }
 
@@ -84,16 +91,18 @@ export interface DetectionResult {
   torn: string[];
 }
 
+/** Detection over the whole lake (or the window params' from/to give); records the ids it found in the lake. */
 export async function detect(lakeDir: string, params: ParamValues = {}, db: DuckDBOptions = {}): Promise<DetectionResult> {
-  return withDuckDB({ memoryLimit: '1GB', ...db }, async (conn) => {
+  return withDuckDB({ memoryLimit: '1GB', ...db }, (conn) => withRegistryLock(lakeDir, async () => {
     const { files, torn } = await attachLake(conn, lakeDir);
     await runLayers(conn, params);
+    if (files) await saveRegistry(conn, lakeDir);
     const flagged = await resultSet(conn, 'select * from flagged_sessions');
     const clusters = await resultSet(conn, 'select * from loop_clusters');
     // Same count as sign_ins (its join is a left join), read from Parquet metadata instead of a scan.
     const signIns = Number((await conn.runAndReadAll('select count(*) from lake_sign_ins')).getRows()[0][0]);
     return { flagged, clusters, signIns, files, torn };
-  });
+  }));
 }
 
 export interface ResultSet {

@@ -28,6 +28,7 @@ export class LiveDetection {
   private stopped = false;
   private wakeUp: (() => void) | null = null;
   private triggered = false;
+  private behind: readonly string[] = [];
   private loop: Promise<void> = Promise.resolve();
   rounds = 0;
 
@@ -63,18 +64,25 @@ export class LiveDetection {
     return live;
   }
 
-  /** New sign-ins were committed: run a round now rather than at the next tick. */
-  trigger(): void {
+  /**
+   * New sign-ins were committed: run a round now rather than at the next tick. `behind`: the Event Hubs
+   * partitions with events not committed yet, whose loops are not judged stopped until they catch up.
+   */
+  trigger(behind: readonly string[] = []): void {
+    this.behind = behind;
     this.triggered = true;
     this.wakeUp?.();
   }
 
-  /** A last round (so what the consumer committed last is alerted), then up to `drainMs` for the sinks to empty. */
-  async stop(drainMs = 5000): Promise<{ drained: boolean }> {
+  /**
+   * A last round (so what the consumer committed last is alerted), then up to `drainMs` for the sinks to empty.
+   * `caughtUp`: the source has nothing more to deliver, so stopped loops close without waiting for late data.
+   */
+  async stop(drainMs = 5000, caughtUp = false): Promise<{ drained: boolean }> {
     this.stopped = true;
     this.wakeUp?.();
     await this.loop;
-    await this.round();
+    await this.round(caughtUp);
     const drained = await this.dispatcher.drain(drainMs);
     await this.dispatcher.close();
     this.watcher.close();
@@ -99,9 +107,9 @@ export class LiveDetection {
     }
   }
 
-  private async round(): Promise<Alert[]> {
+  private async round(final = false): Promise<Alert[]> {
     try {
-      const r = await this.watcher.round();
+      const r = await this.watcher.round({ final, behind: this.behind });
       this.rounds++;
       // Everything pending, not just this round's: a round whose append failed (disk full) is retried here.
       await this.dispatcher.publish(this.watcher.pending);

@@ -1,9 +1,10 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { openDuckDB } from '../sql/duckdb';
+import { openDuckDB, stringList } from '../sql/duckdb';
 import type { ParamValues } from '../sql/queries';
 import type { Alert, FlaggedSession, LoopCluster } from '../sink/types';
 import { AlertTracker } from './alerts';
 import { allParams, attachLake, resultSet, runLayers } from './detect';
+import { saveRegistry, withRegistryLock } from './registry';
 
 /**
  * Continuous detection: every few seconds (or right after the consumer commits), the same SQL layers as
@@ -19,6 +20,8 @@ export interface WatchOptions {
   updateEverySeconds?: number;
   /** A loop or cluster ends when detection's status says so, or when it has not grown for this long by the wall clock [default 15 min]. */
   idleCloseSeconds?: number;
+  /** Sign-ins may arrive this late (event time): a stopped loop closes once the data is this far past its end [default 30 min]. */
+  lateSeconds?: number;
   memoryLimit?: string;
   now?: () => Date;
 }
@@ -50,8 +53,8 @@ export class LoopWatcher {
     const param = (name: string) => Number(params[name] ?? allParams().find((p) => p.name === name)!.default);
     const tracker = await AlertTracker.open(o.stateDir, {
       updateEverySeconds: o.updateEverySeconds ?? 60,
-      matchSlackSeconds: param('pause_secs'),
       idleCloseSeconds: o.idleCloseSeconds ?? 900,
+      lateSeconds: o.lateSeconds ?? 1800,
     });
     const db = await openDuckDB({ memoryLimit: o.memoryLimit ?? '1GB' });
     // Rows just before an open loop's start decide whether it started there: give the SQL its gaps' worth.
@@ -69,19 +72,51 @@ export class LoopWatcher {
     return this.tracker.delivered();
   }
 
-  async round(): Promise<RoundResult> {
+  /**
+   * One detection round. `behind`: Event Hubs partitions that still hold events not committed (from the
+   * consumer): the round judges the data only up to the newest sign-in each of them has landed, so a loop
+   * whose rest is still in a partition's backlog is not closed early. `final`: the source has delivered
+   * everything (a consumer stopping), so nothing is held back.
+   */
+  async round(o: { final?: boolean; behind?: readonly string[] } = {}): Promise<RoundResult> {
     const t0 = performance.now();
     const conn = this.db.conn;
-    // A first round on a lake with history alerts only on its recent window, not on last month's loops.
-    if (!this.tracker.watermark) await attachLake(conn, this.lakeDir);
-    const windowStart = this.windowStart(this.tracker.watermark ?? (await newestSignIn(conn, 0)));
-    const { files } = await attachLake(conn, this.lakeDir, windowStart);
-    const from = windowStart.getTime() * 1000;
-    await runLayers(conn, { ...this.params, from });
-    const flagged = (await resultSet(conn, 'select * from flagged_sessions')).rows as unknown as FlaggedSession[];
-    const clusters = (await resultSet(conn, 'select * from loop_clusters')).rows as unknown as LoopCluster[];
-    const watermark = (await newestSignIn(conn, from)) ?? this.tracker.watermark;
-    const alerts = await this.tracker.round({ loops: flagged, clusters, watermark, windowStart: windowStart.toISOString() }, this.now());
+    // Load, detect and save the lake's id registry as one step, so ids found here are the ids `detect` shows.
+    const found = await withRegistryLock(this.lakeDir, async () => {
+      // A first round on a lake with history alerts only on its recent window, not on last month's loops.
+      if (!this.tracker.watermark) await attachLake(conn, this.lakeDir);
+      let windowStart = this.windowStart(this.tracker.watermark ?? (await newestSignIn(conn, 0)));
+      let files = 0;
+      let from = 0;
+      let low: number | null = null;
+      // A loop that begins near the window's start may have begun before it: reach back another lookback and
+      // detect again, so a loop is seen whole (and the same as `detect` sees it), up to a day back.
+      for (let widen = 0; ; widen++) {
+        ({ files } = await attachLake(conn, this.lakeDir, windowStart));
+        from = windowStart.getTime() * 1000;
+        // Judge only what every partition has delivered: with one partition ahead of another, the newest
+        // sign-in overall would make the slower partition's open loops look stopped.
+        low = o.final || !o.behind?.length ? null : await deliveredUpTo(conn, from, o.behind);
+        await runLayers(conn, { ...this.params, from, ...(low !== null ? { to: low + 1 } : {}) });
+        // (Loops already alerted are known whole: the window reaches back to the open ones.)
+        const near = (await startingBefore(conn, from + this.marginMs * 1000)).filter((id) => !this.tracker.knows(id));
+        if (from <= 0 || widen * this.lookbackMs >= DAY_MS || near.length === 0) break;
+        windowStart = new Date(windowStart.getTime() - this.lookbackMs);
+      }
+      if (files) await saveRegistry(conn, this.lakeDir);
+      return {
+        windowStart,
+        files,
+        flagged: (await resultSet(conn, 'select * from flagged_sessions')).rows as unknown as FlaggedSession[],
+        clusters: (await resultSet(conn, 'select * from loop_clusters')).rows as unknown as LoopCluster[],
+        // How far this round judged the data: the newest sign-in, or less while a partition catches up. The
+        // next window is placed from here, so data landed ahead of a slow partition is judged once it caught up.
+        watermark: (low !== null ? isoOf(low - 1) : await newestSignIn(conn, from)) ?? this.tracker.watermark,
+      };
+    });
+    const { windowStart, files, flagged, clusters, watermark } = found;
+    const asOf = o.final ? null : watermark;
+    const alerts = await this.tracker.round({ loops: flagged, clusters, watermark, asOf, windowStart: windowStart.toISOString() }, this.now());
     return {
       alerts,
       flagged: flagged.length,
@@ -105,6 +140,31 @@ export class LoopWatcher {
     if (open) start = Math.min(start, Date.parse(open) - this.marginMs);
     return new Date(start);
   }
+}
+
+/**
+ * The newest sign-in time (microseconds) that every partition in `behind` has landed: the data is complete
+ * up to there. A partition that has landed nothing in the window holds the round at the window's start.
+ */
+async function deliveredUpTo(conn: DuckDBConnection, fromMicros: number, behind: readonly string[]): Promise<number> {
+  const v = (await conn.runAndReadAll(`
+    select epoch_us(max(created_at)) as newest from lake_sign_ins
+    where created_at >= make_timestamp(${Math.trunc(fromMicros)}::BIGINT) and list_contains(${stringList(behind)}, eh_partition)
+    group by eh_partition`)).getRows();
+  if (v.length < behind.length) return fromMicros;
+  return Math.min(...v.map((r) => Number(r[0])));
+}
+
+/** The loops that start before `micros` (the window's start plus the margin the SQL needs). */
+async function startingBefore(conn: DuckDBConnection, micros: number): Promise<string[]> {
+  const rows = (await conn.runAndReadAll(`select loop_id from loops where start < make_timestamp(${Math.trunc(micros)}::BIGINT)`)).getRows();
+  return rows.map((r) => String(r[0]));
+}
+
+const DAY_MS = 86_400_000;
+
+function isoOf(micros: number): string {
+  return new Date(Math.floor(micros / 1000)).toISOString();
 }
 
 /** The lake's newest sign-in time (the event-time watermark), from the Parquet statistics. */

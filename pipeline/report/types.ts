@@ -104,7 +104,7 @@ export interface RemediationRow {
   prompts_after_core_end: number;
   /** A loop of this user's ended more than straggler_grace_secs after the core ended. */
   straggler: boolean;
-  /** The user's latest loop is not `looping` as of data_through (detect/loops.sql's status). */
+  /** The user's latest loop is not `looping` as of data_through (detect/episodes.sql's status). */
   stopped: boolean;
   /** That loop's status: looping, stopped, or stopped_after_revocation (no need to revoke again). */
   status: 'looping' | 'stopped' | 'stopped_after_revocation';

@@ -34,6 +34,7 @@ export function sampleLoop(i = 0, over: Partial<FlaggedSession> = {}): FlaggedSe
     cluster_id: null,
     status: 'looping',
     pause_count: 0,
+    aliases: [],
     reason: '6 prompts in 5 min for Outlook Mobile on Ios; each success was followed by a new prompt within 60 s; codes 50074, 70044.',
     ...over,
   };

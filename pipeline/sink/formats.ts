@@ -200,7 +200,9 @@ function looksLikeEmail(s: string | undefined): s is string {
 
 /** The fields of a loop or cluster a format has not mapped, unchanged: nothing is lost, nothing sent twice. */
 function rest<T extends object>(o: T | undefined, mapped: readonly (keyof T)[]): Partial<T> | undefined {
-  return o && (Object.fromEntries(Object.entries(o).filter(([k]) => !mapped.includes(k as keyof T))) as Partial<T>);
+  // `aliases` is empty for nearly every finding: left out then, so it costs no room in size-limited sinks.
+  const keep = ([k, v]: [string, unknown]) => !mapped.includes(k as keyof T) && !(k === 'aliases' && Array.isArray(v) && v.length === 0);
+  return o && (Object.fromEntries(Object.entries(o).filter(keep)) as Partial<T>);
 }
 
 /** Drops undefined, null, empty arrays and empty objects, so optional fields are absent rather than null. */
@@ -426,6 +428,7 @@ function ocsf(a: Alert): Record<string, unknown> {
       schema: a.schema,
       kind: a.kind,
       version: a.version,
+      merged_into: a.merged_into,
       truncated: a.truncated,
       loop: rest(a.loop, ['tenant_id', 'user_id', 'user_principal_name', 'user_display_name', 'app_id', 'app_display_name', 'device_id', 'device_os', 'start', 'end', 'prompt_count', 'reason']),
       cluster: rest(a.cluster, ['tenant_id', 'app_id', 'app_display_name', 'start', 'end', 'prompt_count', 'users_still_looping']),

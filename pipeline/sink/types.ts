@@ -34,9 +34,11 @@ export interface FlaggedSession {
   ip_addresses: string[];
   sign_in_ids: string[];
   cluster_id: string | null;
-  /** As of the newest sign-in detection saw (detect/loops.sql). */
+  /** As of the newest sign-in detection saw (detect/episodes.sql). */
   status: LoopStatus;
   pause_count: number;
+  /** Ids this loop was found under before episodes merged into it (the oldest id stays). */
+  aliases: string[];
   reason: string;
 }
 
@@ -83,6 +85,8 @@ export interface LoopCluster {
   users_still_looping: string[];
   users_stopped_after_revocation: string[];
   parts: IncidentPart[];
+  /** Ids this incident was found under before incidents merged into it. */
+  aliases: string[];
 }
 
 export type AlertAction = 'opened' | 'updated' | 'closed';
@@ -113,6 +117,8 @@ export interface Alert {
   tenant_id: string | null;
   loop?: FlaggedSession;
   cluster?: LoopCluster;
+  /** On the `closed` alert of a subject that merged into another: the id it lives on under (its alerts continue there). */
+  merged_into?: string;
   /** Set when the alert was cut to fit a sink's size limit: the paths of the fields that were shortened. */
   truncated?: string[];
 }

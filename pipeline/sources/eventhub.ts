@@ -179,7 +179,11 @@ export interface ConsumeOptions {
   /** Aborting stops the consumer cleanly: no new events, a last commit, checkpoints, then return. */
   signal?: AbortSignal;
   onEvent?: (e: ConsumeEvent) => void;
-  onCommit?: (r: CommitResult) => void;
+  /**
+   * After each commit and its checkpoints; `behind` are the hub's partitions that hold events not committed
+   * yet (live detection waits for them before judging a loop stopped).
+   */
+  onCommit?: (r: CommitResult, behind: string[]) => void;
   /** Called with each durable position just before its checkpoint is written (tests check the lake here). */
   beforeCheckpoint?: (pos: Position) => Promise<void>;
   statusEveryMs?: number;
@@ -245,7 +249,12 @@ export async function consume(hub: HubClients, ingest: StreamIngest, opts: Consu
       if (!prev || prev.sequenceNumber < pos.sequenceNumber) unsaved.set(pos.partitionId, pos);
     }
     const checkpoints = await saveCheckpoints();
-    opts.onCommit?.(r);
+    if (opts.onCommit) {
+      // Partitions still to deliver: from the hub and the checkpoint store (partitions not claimed yet count);
+      // from what this consumer knows when the hub cannot be asked.
+      const mine = [...partitions].filter(([, p]) => hasBacklog(p)).map(([id]) => id);
+      opts.onCommit(r, await backlogged(hub).then((all) => [...new Set([...all, ...mine])], () => mine));
+    }
     emit({ event: 'commit', events: r.events, read: r.read, landed: r.landed, duplicates: r.duplicates, quarantined: r.quarantined, files: r.files.length, seconds: r.seconds, checkpoints });
   };
 
@@ -326,14 +335,24 @@ export async function consume(hub: HubClients, ingest: StreamIngest, opts: Consu
   return { reason };
 }
 
+/** An owned partition with events still in the hub, or received and not yet checkpointed. */
+function hasBacklog(p: PartitionStatus): boolean {
+  if (!p.owned) return false;
+  const received = p.lastSequenceNumber ?? -1;
+  return (p.lastEnqueuedSequenceNumber ?? -1) > received || received > (p.checkpoint ?? -1);
+}
+
 /** Every partition of the hub is checkpointed up to its last event (or empty): nothing is left to read. */
 async function caughtUp(hub: HubClients): Promise<boolean> {
+  return (await backlogged(hub)).length === 0;
+}
+
+/** The hub's partitions with events past their checkpoint, whoever owns them (another consumer, or none yet). */
+async function backlogged(hub: HubClients): Promise<string[]> {
   const checkpoints = await readCheckpoints(hub.container, hub.scope);
-  for (const id of await hub.consumer.getPartitionIds()) {
-    const p = await hub.consumer.getPartitionProperties(id);
-    if (!p.isEmpty && (checkpoints.get(id)?.sequenceNumber ?? -1) < p.lastEnqueuedSequenceNumber) return false;
-  }
-  return true;
+  const ids = await hub.consumer.getPartitionIds();
+  const props = await Promise.all(ids.map((id) => hub.consumer.getPartitionProperties(id)));
+  return props.filter((p) => !p.isEmpty && (checkpoints.get(p.partitionId)?.sequenceNumber ?? -1) < p.lastEnqueuedSequenceNumber).map((p) => p.partitionId);
 }
 
 function toHubEvent(e: ReceivedEventData, partitionId: string): HubEvent {

@@ -10,7 +10,7 @@ import { parseTimestamp } from '../normalize/time';
  * Thresholds are declared in a file's header, never in TypeScript:
  *     -- @param loop_gap_secs INTEGER = 299 : why this default
  * and bound as `$loop_gap_secs`. Each threshold is declared once, in the file whose definition it belongs
- * to; any other file may use it (the report reads the loop gap from detect/loops.sql). The loader refuses a
+ * to; any other file may use it (the report reads the loop gap from detect/episodes.sql). The loader refuses a
  * second declaration anywhere in queries/, a use nothing declares, and a declaration nothing uses.
  */
 export type ParamType = 'INTEGER' | 'DOUBLE' | 'TIMESTAMP' | 'VARCHAR';

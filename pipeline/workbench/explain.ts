@@ -10,7 +10,7 @@ import { withDetection, workbenchQuery } from './run';
  * `reauth-loops explain LOOP_ID`: why one loop was flagged, in plain words. Detection runs as `detect` runs
  * (same thresholds, optionally a narrower window), so the loop is found by its id exactly as `loops` listed it;
  * queries/workbench/explain_*.sql then fetch its prompts, refusals, codes, cluster and evidence rows.
- * The rule text mirrors detect/loops.sql; the numbers all come from the SQL.
+ * The rule text mirrors detect/episodes.sql; the numbers all come from the SQL.
  */
 export interface ExplainOptions {
   /** The detection window (detect's --from/--to), UTC; default: the whole lake. */
@@ -52,6 +52,8 @@ export interface CodeRow {
 }
 
 export interface Explanation {
+  /** The id asked for, when it was merged into `loop` (an alias). */
+  mergedFrom: string | null;
   loop: LoopFacts;
   /** Every threshold in effect (given or default), by @param name. */
   thresholds: Record<string, number>;
@@ -70,13 +72,15 @@ export async function explainLoop(lakeDir: string, loopId: string, opts: Explain
   if (opts.from !== undefined) thresholds.from = opts.from;
   if (opts.to !== undefined) thresholds.to = opts.to;
   return withDetection(lakeDir, thresholds, opts.db ?? {}, async (conn) => {
-    const given = { loop_id: id };
+    // An id merged into an older loop (an alias an alert may carry) means that loop.
+    const merged = (await conn.runAndReadAll('select alias_of from loop_registry where loop_id = $id and alias_of is not null', { id })).getRows()[0]?.[0];
+    const given = { loop_id: merged === undefined ? id : String(merged) };
     const found = await workbenchQuery(conn, 'explain_loop', given);
     if (!found.rows.length) {
       const window = opts.from !== undefined || opts.to !== undefined ? ' in the window given' : '';
       throw new CliError(
         `No loop ${id} in this lake${window}. \`reauth-loops loops --lake DIR\` lists the loops there are; give explain the same thresholds ` +
-          `as the command that printed the id (a loop id is its user, app, device and first prompt, so other thresholds or a window that cuts the loop give other ids).`,
+          `as the command that printed the id (other thresholds, or a window that cuts the loop, find other loops).`,
         2,
       );
     }
@@ -85,6 +89,7 @@ export async function explainLoop(lakeDir: string, loopId: string, opts: Explain
     const cluster = await workbenchQuery(conn, 'explain_cluster', given);
     const evidence = await workbenchQuery(conn, 'explain_evidence', given);
     return {
+      mergedFrom: merged === undefined ? null : id,
       loop: found.rows[0] as unknown as LoopFacts,
       thresholds: effectiveThresholds(opts.thresholds ?? {}),
       steps: steps.rows as unknown as Step[],
@@ -116,6 +121,7 @@ export function renderExplanation(e: Explanation, opts: { allColumns?: boolean }
   const out: string[] = [];
   const say = (s = ''): void => void out.push(sanitizeForTerminal(s));
 
+  if (e.mergedFrom) say(`${e.mergedFrom} was merged into ${l.loop_id} (late sign-ins joined the two; the older id stays):`);
   say(`Loop ${l.loop_id}: ${l.kind}, ${l.severity} severity`);
   say(`  user    ${l.user_principal_name ?? '(no UPN)'}${l.user_display_name ? ` (${JSON.stringify(l.user_display_name)})` : ''}, object id ${l.user_id ?? '(none)'}`);
   say(`  app     ${l.app_display_name ?? l.app_id ?? '(unknown app)'} on ${l.device_os ?? 'an unknown OS'}, client ${l.client_app_used ?? '(unknown)'}, device ${l.device_id ?? '(no device id)'}`);
@@ -124,7 +130,7 @@ export function renderExplanation(e: Explanation, opts: { allColumns?: boolean }
   say();
   say(`In one sentence: ${l.reason}`);
   say();
-  say('Why it was flagged (detect/loops.sql)');
+  say('Why it was flagged (detect/episodes.sql)');
   if (l.kind === 'silent_loop') {
     say(`  A silent loop is at least silent_min_signins = ${t.silent_min_signins} interactive sign-ins that asked nothing of the user, each within silent_gap_secs = ${t.silent_gap_secs} s of the previous one, or any LoopDetected (50196).`);
     say(`  ${mark(l.prompt_count >= t.silent_min_signins || l.loop_signal_count > 0)} ${l.prompt_count} silent sign-ins${l.loop_signal_count ? `, ${l.loop_signal_count} LoopDetected` : ''}`);

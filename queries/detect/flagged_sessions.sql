@@ -8,14 +8,24 @@ with in_cluster as (
     from clusters
 ),
 
+-- ids merged into a loop (loops.sql), which explain and the alert feed still resolve to it
+merged as (
+    select alias_of as loop_id, list(loop_id order by found_at, loop_id) as aliases
+    from loop_registry
+    where alias_of is not null
+    group by alias_of
+),
+
 joined as (
     select
         loops.*,
         in_cluster.cluster_id,
         in_cluster.cluster_users,
+        coalesce(merged.aliases, []) as aliases,
         epoch("end" - start) as duration_seconds
     from loops
     left join in_cluster using (loop_id)
+    left join merged using (loop_id)
 ),
 
 worded as (
@@ -61,6 +71,7 @@ select
     cluster_id,
     status,
     pause_count,
+    aliases,
     case kind
         when 'reauth_loop' then
             printf('%d prompts in %s for %s', prompt_count, span_text, where_text)

@@ -7,11 +7,11 @@
 -- a retry on the same sign-in page from a new attempt after a refusal.
 -- A flow whose rows are all silent SSO ("Previously satisfied", no interrupt or failure) or Entra's own
 -- LoopDetected refusal (50196) asked nothing of the user: needs_user is false. Such flows seconds apart are
--- the loop the user watches without typing anything (loops.sql's silent_loop); prompts.sql keeps the others.
+-- the loop the user watches without typing anything (episodes.sql's silent_loop); prompts.sql keeps the others.
 -- Service principals and managed identities are never prompted and are left out here.
 -- This layer runs over every interactive row, so it stays narrow: the lake's 64-bit session_key per user +
 -- app + device (sorting and reading one number is several times cheaper than three strings; two triples
--- would have to collide in 64 bits to merge) and no per-flow lists. loops.sql fetches the details for the
+-- would have to collide in 64 bits to merge) and no per-flow lists. episodes.sql fetches the details for the
 -- few runs that qualify.
 -- @param from TIMESTAMP = 1970-01-01 00:00:00 : start of the window, inclusive (UTC)
 -- @param to TIMESTAMP = 2199-01-01 00:00:00 : end of the window, exclusive (UTC)

@@ -2,6 +2,14 @@
 -- `core_start`..`core_end` is when enough users looped at once; `end` is when the last member loop stopped.
 -- `parts` has one entry per app / OS family / client the incident hit, largest first.
 
+-- ids merged into an incident (clusters.sql), which the alert feed still resolves to it
+with merged as (
+    select alias_of as cluster_id, list(cluster_id order by found_at, cluster_id) as aliases
+    from cluster_registry
+    where alias_of is not null
+    group by alias_of
+)
+
 select
     cluster_id,
     strftime(start, '%Y-%m-%dT%H:%M:%S.%gZ') as start,
@@ -32,6 +40,8 @@ select
         'end': strftime(p."end", '%Y-%m-%dT%H:%M:%S.%gZ'),
         'peak_at': strftime(p.peak_at, '%Y-%m-%dT%H:%M:%S.%gZ'),
         'peak_users': p.peak_users, 'user_count': p.user_count, 'loop_count': p.loop_count, 'prompt_count': p.prompt_count
-    }) as parts
+    }) as parts,
+    coalesce(merged.aliases, []) as aliases
 from clusters
+left join merged using (cluster_id)
 order by start, cluster_id

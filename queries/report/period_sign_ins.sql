@@ -5,9 +5,9 @@
 --                         thousand rows instead of the lake again;
 --   per_session = true:  one row per interactive session key (user + app + device) with its user, so the
 --                         totals can count users_prompted: `prompts` is keyed by session and carries no user.
--- "Evidence" is what detect/loops.sql collects for a loop: an interactive row of its user + app + device while
+-- "Evidence" is what detect/episodes.sql collects for a loop: an interactive row of its user + app + device while
 -- it ran, or a background refusal (reauth_trigger, loop_signal) of its user + app from its evidence_start
--- (loops.sql says how far before the first prompt) to its end. Matched on the stored 64-bit keys and times (no strings), by joins that find at most one
+-- (episodes.sql says how far before the first prompt) to its end. Matched on the stored 64-bit keys and times (no strings), by joins that find at most one
 -- match per row: a session's runs never overlap, and the refusal windows are merged per user + app first.
 -- Runs after the detection layers, with the same window, so its counts and theirs describe the same rows.
 -- `newest` gives the report's data_through: how far the period's data reaches (a report built at 06:00 for
@@ -18,7 +18,7 @@ with runs as (
     from loops
 ),
 
--- loops.sql's user_app_key, rebuilt from the loop's user and app keys as columns.ts derives it
+-- episodes.sql's user_app_key, rebuilt from the loop's user and app keys as columns.ts derives it
 refusal_windows as (
     select hash(user_key, app_key) as user_app_key, evidence_start as start, "end"
     from loops

@@ -2,8 +2,8 @@
 -- to revoke their sessions (Microsoft Graph revokeSignInSessions, Revoke-MgUserSignInSession -UserId):
 -- how many loops and prompts, the first and last prompt, how many prompts came after the cluster's core
 -- ended (the service recovered but this user did not), whether they are a straggler (a loop still running
--- straggler_grace_secs, declared in detect/clusters.sql, after the core ended), and whether they stopped.
--- Whether a user is still looping is their loops' status (detect/loops.sql), as of the period's newest
+-- straggler_grace_secs, declared in detect/incidents.sql, after the core ended), and whether they stopped.
+-- Whether a user is still looping is their loops' status (detect/episodes.sql), as of the period's newest
 -- sign-in: the same answer the cluster's users_still_looping and the alerts give. A user whose loop ended
 -- after an admin revoked their sessions is stopped_after_revocation, and not listed for revocation again.
 

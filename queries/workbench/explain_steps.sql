@@ -1,6 +1,6 @@
 -- explain_steps: a loop's prompts one by one, and the background refusals between them, in time order, for
 -- `reauth-loops explain`. The run's prompts are the prompt flows of its user + app + device that start inside
--- it (runs are consecutive prompts, so nothing else starts there). gap_secs is what loops.sql compares with
+-- it (runs are consecutive prompts, so nothing else starts there). gap_secs is what episodes.sql compares with
 -- loop_gap_secs: the time from the previous prompt's last row to this prompt's first. The refusals are the
 -- non-interactive rows among the loop's evidence whose outcome forces reauthentication.
 

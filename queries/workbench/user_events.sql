@@ -5,7 +5,7 @@
 --   silent      an interactive row outside any prompt: single sign-on the user did not notice
 --   background  a non-interactive row: an app refreshing its tokens
 -- A row belongs to a flow when it lies between the flow's first and last row on the same user + app + device,
--- the same test detect/loops uses for a run's rows. loop_id is the loop the row is evidence of.
+-- the same test detect/episodes uses for a run's rows. loop_id is the loop the row is evidence of.
 
 with mine as (
     select *

@@ -3,6 +3,8 @@ import { importFiles } from '../../pipeline/lake/ingest';
 import { LoopWatcher } from '../../pipeline/detect/watch';
 import { AlertTracker } from '../../pipeline/detect/alerts';
 import { LiveDetection } from '../../pipeline/detect/live';
+import { detect } from '../../pipeline/detect/detect';
+import { explainLoop } from '../../pipeline/workbench/explain';
 import type { Alert, LoopCluster } from '../../pipeline/sink/types';
 import { sampleLoop } from '../support/alert-samples';
 import { BASE, lines, mfaFlow, type Rec } from '../support/records';
@@ -98,12 +100,13 @@ test('late sign-ins that move a loop\'s start keep its subject; a quiet tenant c
   const first = await w.round();
   expect(first.alerts).toHaveLength(1);
   const subject = first.alerts[0].subject_id;
-  // Two earlier prompts arrive late: the SQL now starts the loop earlier and names it differently.
+  // Two earlier prompts arrive late: the loop now starts earlier, under the id it was first found with.
   await t.add(loop(2, 30, {}, 220));
   t.advance(61);
   const r = await w.round();
   expect(r.alerts).toMatchObject([{ action: 'updated', subject_id: subject, version: 2, loop: { prompt_count: 6 } }]);
-  expect(r.alerts[0].loop!.loop_id).not.toBe(subject);
+  expect(r.alerts[0].loop!.loop_id).toBe(subject);
+  expect(r.alerts[0].loop!.start < first.alerts[0].loop!.start).toBe(true);
   // No newer sign-ins at all; 15 minutes pass on the clock.
   t.advance(15 * 60);
   expect((await w.round()).alerts).toMatchObject([{ action: 'closed', subject_id: subject, version: 3 }]);
@@ -163,7 +166,7 @@ test('a cluster of loops with no error codes (every prompt succeeded) is alerted
 
 test('a round that fails half-way changes nothing: the loops it saw are alerted by the next round', async () => {
   const dir = tmp.sub(`tracker-${++n}`);
-  const tracker = await AlertTracker.open(dir, { updateEverySeconds: 60, matchSlackSeconds: 900, idleCloseSeconds: 900 });
+  const tracker = await AlertTracker.open(dir, { updateEverySeconds: 60, idleCloseSeconds: 900, lateSeconds: 1800 });
   const loop = sampleLoop(1);
   const broken = { cluster_id: 'cluster-x', start: loop.start, end: loop.end, users_still_looping: null } as unknown as LoopCluster;
   const input = { loops: [loop], clusters: [broken], watermark: loop.end, windowStart: '2026-04-14T07:00:00.000Z' };
@@ -186,4 +189,26 @@ test('alerts saved as pending by a process that died before its outboxes took th
   await live.stop(5000);
   const sent = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Alert);
   expect(sent.map((a) => a.event_id)).toEqual([lost[0].event_id]);
+});
+
+test('two loops that late sign-ins join: one alert subject closes merged into the older, and explain resolves the alias', async () => {
+  const t = lakeWith();
+  await t.add([...loop(4, 30, {}, 0), ...loop(4, 30, {}, 24 * 60)]);
+  const w = await watcher(t);
+  const first = await w.round();
+  const opened = first.alerts.filter((a) => a.action === 'opened').map((a) => a.subject_id);
+  expect(opened).toHaveLength(2);
+  // the prompts between them arrive late: within pause_secs of both, they make one episode
+  await t.add(loop(4, 30, {}, 12 * 60));
+  const r = await w.round();
+  const [older, younger] = opened;
+  expect(r.alerts).toEqual(expect.arrayContaining([
+    expect.objectContaining({ subject_id: younger, action: 'closed', merged_into: older }),
+  ]));
+  w.close();
+  const batch = await detect(t.lake);
+  expect(batch.flagged.rows).toEqual([expect.objectContaining({ loop_id: older, aliases: [younger], prompt_count: 12 })]);
+  const e = await explainLoop(t.lake, younger);
+  expect({ asked: e.mergedFrom, loop: e.loop.loop_id }).toEqual({ asked: younger, loop: older });
+  for (const a of r.alerts) expect(schemaErrors('alert.schema.json', a)).toEqual([]);
 });

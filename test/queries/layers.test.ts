@@ -22,8 +22,8 @@ describe('queries: each threshold declared once', () => {
   test('every @param has one home file, and every file that uses it resolves it there', () => {
     const reg = paramRegistry();
     for (const name of queryNames()) for (const p of loadQuery(name).params) expect(reg.get(p.name)?.type).toBe(p.type);
-    expect(reg.get('loop_gap_secs')?.path).toMatch(/detect[\\/]loops\.sql$/);
-    expect(reg.get('straggler_grace_secs')?.path).toMatch(/detect[\\/]clusters\.sql$/);
+    expect(reg.get('loop_gap_secs')?.path).toMatch(/detect[\\/]episodes\.sql$/);
+    expect(reg.get('straggler_grace_secs')?.path).toMatch(/detect[\\/]incidents\.sql$/);
     // the report and remediation use the loop's thresholds without declaring them
     expect(loadQuery('report/remediation').declares).toEqual([]);
     expect(loadQuery('report/period_sign_ins').declares).toEqual([]);
@@ -137,7 +137,49 @@ describe('loops layer: status as of the newest sign-in', () => {
   });
 });
 
-/** A loops row as loops.sql writes it, with only what clusters.sql reads. */
+/**
+ * Two detection runs over one session's sign-ins, the second after `later` arrived: the registry the first
+ * run writes (loop_registry) is what the second reads (known_loops), as the lake's findings/ carries it.
+ */
+async function twoRuns(first: Row[], later: Row[]) {
+  return withLayers(async (conn) => {
+    await signIns(conn, first);
+    await runLayers(conn, {}, 'detect/flagged_sessions');
+    const before = await rows(conn, 'select loop_id, natural_id from loops order by start');
+    await conn.run('create or replace temp table known_loops as select * from loop_registry');
+    await signIns(conn, later);
+    await runLayers(conn, {}, 'detect/flagged_sessions');
+    const after = await rows(conn, 'select loop_id, natural_id, prompt_count, aliases from flagged_sessions join (select loop_id, natural_id from loops) using (loop_id) order by start');
+    const registry = await rows(conn, 'select loop_id, alias_of from loop_registry order by loop_id');
+    return { before, after, registry };
+  });
+}
+
+describe('loops layer: stable ids', () => {
+  test('an episode keeps the id it was first found with when late sign-ins move its start', async () => {
+    const { before, after } = await twoRuns(prompts(4, 30, 20 * MIN), prompts(4, 30, 17 * MIN));
+    expect(before).toHaveLength(1);
+    expect(after).toEqual([expect.objectContaining({ loop_id: before[0].loop_id, prompt_count: 8, aliases: [] })]);
+    // the natural id (user, app, device, first prompt) moved with the start; the loop's id did not
+    expect(after[0].natural_id).not.toBe(before[0].natural_id);
+  });
+
+  test('two episodes that late sign-ins join: the older id stays, the other becomes its alias', async () => {
+    const { before, after, registry } = await twoRuns([...prompts(4, 30, 0), ...prompts(4, 30, 24 * MIN)], prompts(4, 30, 12 * MIN));
+    expect(before).toHaveLength(2);
+    const [older, younger] = before.map((b) => b.loop_id);
+    expect(after).toEqual([expect.objectContaining({ loop_id: older, prompt_count: 12, aliases: [younger] })]);
+    expect(registry).toEqual(expect.arrayContaining([{ loop_id: older, alias_of: null }, { loop_id: younger, alias_of: older }]));
+  });
+
+  test('a new episode of the same session after a long quiet gets a new id', async () => {
+    const { before, after } = await twoRuns(prompts(4, 30, 0), prompts(4, 30, 60 * MIN));
+    expect(after.map((a) => a.loop_id)).toEqual([before[0].loop_id, after[1].natural_id]);
+    expect(after[1].loop_id).not.toBe(before[0].loop_id);
+  });
+});
+
+/** A loops row as loops.sql writes it, with only what incidents.sql and clusters.sql read. */
 function episode(user: string, startMin: number, endMin: number, over: Record<string, string> = {}): string {
   const t = (m: number) => `timestamp '2026-04-14 09:00:00' + to_seconds(${m * 60})`;
   const app = over.app ?? 'Outlook Mobile';
@@ -145,13 +187,17 @@ function episode(user: string, startMin: number, endMin: number, over: Record<st
   return `select 'loop-${user}-${startMin}-${app}-${os}' as loop_id, '${over.kind ?? 'reauth_loop'}' as kind, '${over.status ?? 'stopped'}' as status,
     'user-${user}' as user_key, '${user}@contoso.example' as user_principal_name, 'app-${app}' as app_key, 'app-${app}' as app_id,
     '${app}' as app_display_name, '${os}' as os_family, '${os}' as device_os, 'Mobile Apps and Desktop clients' as client_app_used,
-    'tenant-1' as tenant_id, ${t(startMin)} as start, ${t(endMin)} as "end", 6 as prompt_count, [50074] as error_codes`;
+    'tenant-1' as tenant_id, ${t(startMin)} as start, ${t(endMin)} as "end", 6 as prompt_count, [50074] as error_codes,
+    timestamp '2026-04-14 12:00:00' as as_of`;
 }
 
 async function clustersOf(episodes: string[], params: ParamValues = {}) {
   return withLayers(async (conn: DuckDBConnection) => {
     await table(conn, 'loops', episodes);
-    await runLayer(conn, 'detect/clusters', params);
+    await conn.run('create temp table loop_registry as select * from known_loops');
+    await runLayer(conn, 'detect/incidents', params);
+    await runLayer(conn, 'detect/clusters');
+    await runLayer(conn, 'detect/cluster_registry');
     await runLayer(conn, 'detect/loop_clusters');
     return rows(conn, 'select * from loop_clusters');
   });
@@ -209,5 +255,32 @@ describe('clusters layer: incidents by concurrency', () => {
 
   test('MFA-denial bursts do not form incidents', async () => {
     expect(await clustersOf(users(12).map((u) => episode(u, 0, 20, { kind: 'mfa_denial_burst' })))).toEqual([]);
+  });
+});
+
+describe('clusters layer: stable ids', () => {
+  test('an incident keeps its id as it grows and its core moves earlier, and a merged one becomes an alias', async () => {
+    const out = await withLayers(async (conn: DuckDBConnection) => {
+      const run = async (episodes: string[]) => {
+        await table(conn, 'loops', episodes);
+        await conn.run('create or replace temp table loop_registry as select * from known_loops');
+        await runLayer(conn, 'detect/incidents');
+        await runLayer(conn, 'detect/clusters');
+        await runLayer(conn, 'detect/cluster_registry');
+        await runLayer(conn, 'detect/loop_clusters');
+        const found = await rows(conn, 'select cluster_id, user_count, core_start, aliases from loop_clusters order by start');
+        await conn.run('create or replace temp table known_clusters as select * from cluster_registry');
+        return found;
+      };
+      // two waves, then the users between them arrive late and make one incident of both
+      const wave = (prefix: string, at: number) => users(10, prefix).map((u) => episode(u, at, at + 20));
+      const first = await run([...wave('a', 60), ...wave('b', 120)]);
+      const joined = await run([...wave('a', 60), ...wave('b', 120), ...wave('c', 30), ...users(10, 'd').map((u) => episode(u, 75, 130))]);
+      return { first, joined };
+    });
+    expect(out.first).toHaveLength(2);
+    expect(out.joined).toEqual([
+      expect.objectContaining({ cluster_id: out.first[0].cluster_id, user_count: 40, core_start: '2026-04-14T09:30:00.000Z', aliases: [out.first[1].cluster_id] }),
+    ]);
   });
 });

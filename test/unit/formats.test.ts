@@ -44,6 +44,7 @@ const LOOP: FlaggedSession = {
   cluster_id: 'cluster-cce284bc2135b22a',
   status: 'stopped',
   pause_count: 0,
+  aliases: [],
   reason:
     '24 prompts in 18 min for Outlook Mobile on Ios; each success was followed by a new prompt within 60 s; 10 background token refreshes were refused in between; codes 50074, 70044, 70043; part of tenant-wide cluster cluster-cce284bc2135b22a (12 users).',
 };
@@ -69,6 +70,7 @@ const CLUSTER: LoopCluster = {
   loop_ids: ['loop-27d85e047c402219', 'loop-7720dc63b26b91a9', 'loop-1e573429cdb23556'],
   users_still_looping: ['user0139@contoso.example', 'user0140@contoso.example'],
   users_stopped_after_revocation: [],
+  aliases: [],
   parts: [
     {
       app_id: '27922004-5251-4030-b22d-91ecd9a37ea4', app_display_name: 'Outlook Mobile', os_family: 'ios', device_os: 'Ios', client_app_used: 'Mobile Apps and Desktop clients',

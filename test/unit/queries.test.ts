@@ -18,7 +18,7 @@ test('every layer loads, and every threshold has a default and a reason', () => 
 
 test('queries/ holds one query per .sql file, and no TypeScript file pastes SQL thresholds', () => {
   const sqlFiles = readdirSync(join(queriesDir(), 'detect')).filter((f) => f.endsWith('.sql'));
-  expect(sqlFiles.sort()).toEqual(['clusters.sql', 'flagged_sessions.sql', 'flows.sql', 'loop_clusters.sql', 'loops.sql', 'prompts.sql']);
+  expect(sqlFiles.sort()).toEqual(['cluster_registry.sql', 'clusters.sql', 'episodes.sql', 'flagged_sessions.sql', 'flows.sql', 'incidents.sql', 'loop_clusters.sql', 'loop_registry.sql', 'loops.sql', 'prompts.sql']);
   for (const f of sqlFiles) expect(stripComments(readFileSync(join(queriesDir(), 'detect', f), 'utf8'))).not.toContain(';');
   // A threshold in TS would be a second definition of a loop.
   const ts = readFileSync(join(REPO, 'pipeline', 'detect', 'detect.ts'), 'utf8');

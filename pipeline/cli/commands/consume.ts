@@ -112,8 +112,9 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let reason = '';
   try {
-    await consume(hub, ingest, {
+    ({ reason } = await consume(hub, ingest, {
       start: args.start as 'earliest' | 'latest',
       maxBatchSize: args['max-batch'] as number,
       quietCommitSeconds: args['quiet-commit-seconds'] as number,
@@ -121,17 +122,17 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
       signal: stop.signal,
       onEvent: log,
       statusEveryMs: ((args['status-seconds'] as number | undefined) ?? (json ? 10 : 1)) * 1000,
-      onCommit: (r) => {
-        live?.trigger();
+      onCommit: (r, behind) => {
+        live?.trigger(behind);
         compactor?.committed(r.files);
       },
-    });
+    }));
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     // A last detection round over the last commit, and a few seconds for the sinks; the rest waits in the outboxes.
     try {
-      await live?.stop();
+      await live?.stop(5000, reason === 'idle');
       await compactor?.idle();
     } finally {
       await ingest.close();
