@@ -28,7 +28,7 @@ import { StreamIngest } from '../lake/stream';
 import { ehRecord, type Rec } from '../simulate/timeline';
 import type { SinksConfig } from '../sink/config';
 import { consume, openHub, sourceOf } from '../sources/eventhub';
-import type { Alert } from '../sink/types';
+import type { Alert } from '../domain/findings';
 import { int, pct, REPO, startHubProcess, table } from './common';
 import { throughput } from './sinks';
 

@@ -8,7 +8,7 @@ import { defaultFormat } from '../sink/config';
 import { Dispatcher } from '../sink/deliver';
 import { fitToSize } from '../sink/formats';
 import { createTransport } from '../sink/transports';
-import type { Alert } from '../sink/types';
+import type { Alert } from '../domain/findings';
 import { sampleAlert } from '../simulate/alerts';
 import { int } from './common';
 

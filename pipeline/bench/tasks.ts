@@ -5,9 +5,13 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { importFiles } from '../lake/ingest';
-import { Lake, readLakeSql } from '../lake/lake';
+import { Lake, partitionKeyOfDir, readLakeSql } from '../lake/lake';
 import { SIGN_IN_COLUMNS } from '../normalize/columns';
-import { detect, runLayers } from '../detect/detect';
+import { detect, detectInto, runLayers } from '../detect/detect';
+import { loadRegistry } from '../detect/registry';
+import { userTimelineResults } from '../report/user';
+import { explainLoop } from '../workbench/explain';
+import { withDetection, workbenchQuery } from '../workbench/run';
 import { queriesDir } from '../sql/queries';
 import { quoteString, stringList, withDuckDB } from '../sql/duckdb';
 import { ceilingCopySql, rawJsonViewSql } from './jsonsql';
@@ -19,6 +23,8 @@ export type Task =
   | { kind: 'build-lake'; source: string; lake: string; target: number; memoryLimit: string; tempDirectory: string }
   | { kind: 'detect'; lake: string; memoryLimit: string; tempDirectory: string }
   | { kind: 'minimal-loops'; lake: string; memoryLimit: string; tempDirectory: string }
+  | { kind: 'update-hour'; lake: string; memoryLimit: string; tempDirectory: string }
+  | { kind: 'workbench'; command: 'loops' | 'clusters' | 'explain' | 'user'; lake: string; memoryLimit: string; tempDirectory: string }
   | { kind: 'report'; lake: string; out: string; memoryLimit: string; tempDirectory: string }
   | { kind: 'detect-json'; file: string; raw: boolean; memoryLimit: string; tempDirectory: string };
 
@@ -75,6 +81,26 @@ export async function runTask(task: Task): Promise<Record<string, unknown>> {
     }
     case 'minimal-loops':
       return minimalLoops(task);
+    case 'workbench':
+      return workbenchCommand(task);
+    case 'update-hour': {
+      // The store as it was before the lake's last hour landed, then that hour lands: the update of the
+      // store is timed (detectInto, as every command runs it; not the printing of every loop after it).
+      const db = { memoryLimit: task.memoryLimit, tempDirectory: task.tempDirectory };
+      const last = (await new Lake(task.lake).partitionDirs()).sort().at(-1)!;
+      const aside = join(task.tempDirectory, 'aside-hour');
+      await fsp.rm(aside, { recursive: true, force: true });
+      await fsp.rename(last, aside);
+      await detect(task.lake, {}, db, { rebuild: true });
+      await fsp.rename(aside, last);
+      return withDuckDB({ memoryLimit: task.memoryLimit, tempDirectory: task.tempDirectory }, async (conn) => {
+        const t0 = now();
+        const r = await detectInto(conn, task.lake);
+        const seconds = since(t0);
+        const sign_ins = Number((await conn.runAndReadAll(`select count(*) from read_parquet(${quoteString(join(last, '*.parquet'))})`)).getRows()[0][0]);
+        return { seconds, mode: r.mode, from: r.from, hour: partitionKeyOfDir(last), hour_sign_ins: sign_ins, flagged: r.manifest?.loops ?? null };
+      });
+    }
     case 'report': {
       // The nightly report for the lake's one day, every file (HTML with its charts included), as `report` writes it.
       const days = await lakeDays(task.lake);
@@ -91,6 +117,7 @@ export async function runTask(task: Task): Promise<Record<string, unknown>> {
         await conn.run(rawJsonViewSql(task.file, task.raw));
         // as attachLake does
         await conn.run(`create or replace temp table error_codes as select * from read_csv(${quoteString(join(queriesDir(), 'reference', 'error_codes.csv'))}, header = true, columns = {'error_code': 'INTEGER', 'outcome': 'VARCHAR', 'meaning': 'VARCHAR'})`);
+        await loadRegistry(conn, null); // no lake: no ids found before
         await runLayers(conn, {});
         const flaggedRows = (await conn.runAndReadAll('select kind from flagged_sessions')).getRowObjectsJson() as { kind: string }[];
         const clusters = Number((await conn.runAndReadAll('select count(*) from loop_clusters')).getRows()[0][0]);
@@ -182,4 +209,29 @@ async function minimalLoops(task: { lake: string; memoryLimit: string; tempDirec
       select count(*) from (select session_key, island from islands group by all having count(*) >= 3)`);
     return { seconds: since(t0), islands: Number(r.getRows()[0][0]) };
   });
+}
+
+/**
+ * One analyst command as the CLI runs it, on a lake `detect` has just stored findings for: `loops` and
+ * `clusters` (their filtered queries), `explain` of the longest loop, `user` of that loop's user.
+ */
+async function workbenchCommand(task: Extract<Task, { kind: 'workbench' }>): Promise<Record<string, unknown>> {
+  const db = { memoryLimit: task.memoryLimit, tempDirectory: task.tempDirectory };
+  const longest = await withDetection(task.lake, {}, db, async (conn) =>
+    (await conn.runAndReadAll('select loop_id, user_principal_name from flagged_sessions order by prompt_count desc, loop_id limit 1')).getRows()[0]);
+  if (!longest) throw new Error(`no loops in ${task.lake}`);
+  const t0 = now();
+  let rows = 0;
+  let fromStore = false;
+  if (task.command === 'loops' || task.command === 'clusters') {
+    await withDetection(task.lake, {}, db, async (conn, info) => {
+      fromStore = info.fromStore;
+      rows = (await workbenchQuery(conn, task.command === 'loops' ? 'filtered_loops' : 'filtered_clusters')).rows.length;
+    });
+  } else if (task.command === 'explain') {
+    rows = (await explainLoop(task.lake, String(longest[0]), { db })).steps.length;
+  } else {
+    rows = (await userTimelineResults(task.lake, String(longest[1]), { db })).timeline.events.length;
+  }
+  return { seconds: since(t0), rows, from_store: task.command === 'loops' || task.command === 'clusters' ? fromStore : null };
 }

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { atomicWrite } from '../lake/lake';
-import type { Alert, AlertAction, AlertSeverity, FlaggedSession, LoopCluster } from '../sink/types';
+import type { Alert, AlertAction, AlertSeverity, FlaggedSession, LoopCluster } from '../domain/findings';
 
 /**
  * Turns successive detection results into alerts: a loop (or cluster) is `opened` when first flagged,

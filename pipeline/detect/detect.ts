@@ -1,10 +1,13 @@
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { SIGN_IN_COLUMNS } from '../normalize/columns';
 import { Lake, partitionKeyOfDir, readLakeSql } from '../lake/lake';
 import { bindings, coerceParam, loadQuery, queriesDir, type ParamDecl, type ParamValues } from '../sql/queries';
 import { columnKindOf, type Column } from '../cli/output';
 import { quoteIdent, quoteString, withDuckDB, type DuckDBOptions } from '../sql/duckdb';
+import { attachFindings, lakeFingerprint, readManifest, saveFindings, type FindingsManifest } from '../findings/store';
 import { loadRegistry, saveRegistry, withRegistryLock } from './registry';
 
 /**
@@ -48,7 +51,7 @@ export function validateParams(given: ParamValues): ParamValues {
  * and the lake's registry of finding ids (registry.ts), which every reader needs to name loops alike.
  * With `since`, only the hour partitions from that hour on are read (continuous detection's window).
  */
-export async function attachLake(conn: DuckDBConnection, lakeDir: string, since?: Date): Promise<{ files: number; torn: string[] }> {
+export async function attachLake(conn: DuckDBConnection, lakeDir: string, since?: Date): Promise<{ files: number; torn: string[]; paths: string[] }> {
   const lake = new Lake(lakeDir);
   // Keys are 'YYYY-MM-DD/HH', so they compare as text.
   const from = since?.toISOString().slice(0, 13).replace('T', '/');
@@ -64,12 +67,12 @@ export async function attachLake(conn: DuckDBConnection, lakeDir: string, since?
   }
   await conn.run(`create or replace temp table error_codes as select * from read_csv(${quoteString(join(queriesDir(), 'reference', 'error_codes.csv'))}, header = true, columns = {'error_code': 'INTEGER', 'outcome': 'VARCHAR', 'meaning': 'VARCHAR'})`);
   await loadRegistry(conn, lakeDir);
-  return { files: files.length, torn };
+  return { files: files.length, torn, paths: files };
 }
 
-/** Materialize layers in order, up to and including `upto`. */
-export async function runLayers(conn: DuckDBConnection, params: ParamValues, upto: Layer = 'detect/loop_clusters'): Promise<void> {
-  for (const name of LAYERS) {
+/** Materialize layers in order, from `start` (default: the first) up to and including `upto`. */
+export async function runLayers(conn: DuckDBConnection, params: ParamValues, upto: Layer = 'detect/loop_clusters', start: Layer = LAYERS[0]): Promise<void> {
+  for (const name of LAYERS.slice(LAYERS.indexOf(start))) {
     await runLayer(conn, name, params);
     if (name === upto) return;
   }
@@ -89,20 +92,151 @@ export interface DetectionResult {
   signIns: number;
   files: number;
   torn: string[];
+  mode: DetectedLake['mode'];
+  from: string | null;
 }
 
-/** Detection over the whole lake (or the window params' from/to give); records the ids it found in the lake. */
-export async function detect(lakeDir: string, params: ParamValues = {}, db: DuckDBOptions = {}): Promise<DetectionResult> {
-  return withDuckDB({ memoryLimit: '1GB', ...db }, (conn) => withRegistryLock(lakeDir, async () => {
-    const { files, torn } = await attachLake(conn, lakeDir);
-    await runLayers(conn, params);
-    if (files) await saveRegistry(conn, lakeDir);
-    const flagged = await resultSet(conn, 'select * from flagged_sessions');
-    const clusters = await resultSet(conn, 'select * from loop_clusters');
+/**
+ * What the findings store must match to answer for these thresholds: the detection SQL, the code table and
+ * every threshold in force (defaults included, so a changed default is a changed definition).
+ */
+export function definitionFingerprint(params: ParamValues): string {
+  const h = createHash('sha256');
+  for (const name of LAYERS) h.update(loadQuery(name).sql);
+  h.update(readFileSync(join(queriesDir(), 'reference', 'error_codes.csv')));
+  const resolved = Object.fromEntries(allParams().map((p) => [p.name, String(params[p.name] ?? p.default)]));
+  for (const k of ['from', 'to']) if (params[k] !== undefined) resolved[k] = String(params[k]);
+  h.update(JSON.stringify(Object.entries(resolved).sort()));
+  return h.digest('hex');
+}
+
+export interface DetectedLake {
+  files: number;
+  torn: string[];
+  signIns: number;
+  manifest: FindingsManifest | null;
+  /**
+   * How the findings were made: `rebuilt` from every sign-in; `updated` by re-deriving only from `from` on
+   * (the hours new sign-ins touched, widened to whole loops and incidents); `current`: nothing had changed.
+   */
+  mode: 'rebuilt' | 'updated' | 'current';
+  from: string | null;
+  /** The lake files read. */
+  paths: string[];
+}
+
+/**
+ * Detection over the whole lake (or the window params' from/to give) on `conn`, leaving the detection tables
+ * there; records the ids it found (the registry) and its result (the findings store) in the lake, unless
+ * `record` is false (a what-if with other thresholds, whose loops should not take ids).
+ *
+ * With a store for the same definition, only the loops new (or removed) files can reach are re-derived from
+ * sign-ins (updateWindow says which); the other stored loops are kept, and incidents and the contracts are
+ * derived again over all loops. The result equals `rebuild` (a property test replays random arrival orders,
+ * late data and restarts).
+ */
+export async function detectInto(conn: DuckDBConnection, lakeDir: string, params: ParamValues = {}, o: { record?: boolean; rebuild?: boolean } = {}): Promise<DetectedLake> {
+  return withRegistryLock(lakeDir, async () => {
+    const { files, torn, paths } = await attachLake(conn, lakeDir);
+    const record = files > 0 && o.record !== false;
+    const definition = definitionFingerprint(params);
+    const windowed = params.from !== undefined || params.to !== undefined;
+    const stored = record && !o.rebuild && !windowed ? await readManifest(lakeDir) : null;
+    const rel = paths.map((p) => relative(lakeDir, p)).sort();
+    let update: { from: number; keepBefore: number } | null = null;
+    if (stored && stored.definition === definition && stored.files) {
+      const before = new Set(stored.files);
+      const now = new Set(rel);
+      const changed = [...rel.filter((f) => !before.has(f)), ...stored.files.filter((f) => !now.has(f))];
+      await attachFindings(conn, lakeDir, stored, 'stored_');
+      if (!changed.length) {
+        await attachFindings(conn, lakeDir, stored);
+        await runLayer(conn, 'staging/sign_ins');
+        await conn.run('create or replace temp view loop_registry as select * from known_loops');
+        await conn.run('create or replace temp view cluster_registry as select * from known_clusters');
+        return { files, torn, paths, signIns: stored.sign_ins, manifest: stored, mode: 'current' as const, from: null };
+      }
+      update = await updateWindow(conn, stored, changed, params);
+    }
+    if (update) {
+      // Loops from the window's sign-ins, the stored ones nothing new can reach kept as they were; then
+      // incidents and the contracts over all of them (cheap: loops, not sign-ins).
+      await runLayers(conn, { ...params, from: update.from }, 'detect/loops');
+      await keepStoredLoops(conn, update.keepBefore);
+      await runLayers(conn, params, 'detect/loop_clusters', 'detect/loop_registry');
+    } else {
+      await runLayers(conn, params);
+    }
     // Same count as sign_ins (its join is a left join), read from Parquet metadata instead of a scan.
     const signIns = Number((await conn.runAndReadAll('select count(*) from lake_sign_ins')).getRows()[0][0]);
-    return { flagged, clusters, signIns, files, torn };
-  }));
+    let manifest: FindingsManifest | null = null;
+    if (record) {
+      await saveRegistry(conn, lakeDir);
+      const count = async (t: string) => Number((await conn.runAndReadAll(`select count(*) from ${t}`)).getRows()[0][0]);
+      manifest = await saveFindings(conn, lakeDir, {
+        lake: lakeFingerprint(lakeDir, paths),
+        files: rel,
+        as_of: await newestSignIn(conn),
+        definition,
+        sign_ins: signIns,
+        loops: await count('flagged_sessions'),
+        clusters: await count('loop_clusters'),
+      });
+    }
+    return { files, torn, paths, signIns, manifest, mode: update ? ('updated' as const) : ('rebuilt' as const), from: update ? isoOfMicros(update.from) : null };
+  });
+}
+
+/** The lake's newest sign-in (ISO, microseconds), from the Parquet statistics. */
+async function newestSignIn(conn: DuckDBConnection): Promise<string | null> {
+  const v = (await conn.runAndReadAll(`select strftime(max(created_at), '%Y-%m-%dT%H:%M:%S.%fZ') from lake_sign_ins`)).getRows()[0][0];
+  return v === null ? null : String(v);
+}
+
+function isoOfMicros(us: number): string {
+  return new Date(Math.floor(us / 1000)).toISOString();
+}
+
+/**
+ * What an update re-derives (microseconds), or null for a rebuild. A stored loop ending before `keepBefore`
+ * is out of reach of the new sign-ins: it is kept. `keepBefore` is the earliest hour the changed files
+ * touch (or the newest sign-in the store judged less pause_secs, so loops still looping are judged again),
+ * less a margin of twice every gap that can join sign-ins into one loop; loops ending after it are derived
+ * again from the sign-ins from `from` on: that margin before the earliest of them, so each is seen whole.
+ */
+async function updateWindow(conn: DuckDBConnection, stored: FindingsManifest, changed: readonly string[], params: ParamValues): Promise<{ from: number; keepBefore: number } | null> {
+  const secs = (name: string) => Number(params[name] ?? allParams().find((p) => p.name === name)!.default);
+  const marginUs = 2 * (secs('pause_secs') + secs('loop_gap_secs') + secs('flow_gap_secs')) * 1e6;
+  const hours = changed.map((f) => partitionKeyOfDir(dirname(f)));
+  if (hours.some((h) => h === null)) return null;
+  let touched = Math.min(...hours.map((h) => Date.parse(`${h!.slice(0, 10)}T${h!.slice(11, 13)}:00:00Z`) * 1000));
+  if (stored.as_of) touched = Math.min(touched, Date.parse(stored.as_of) * 1000 - secs('pause_secs') * 1e6);
+  const keepBefore = Math.trunc(touched - marginUs);
+  const earliest = (await conn.runAndReadAll(`select epoch_us(min(start)) from stored_loops where "end" >= make_timestamp(${keepBefore}::BIGINT)`)).getRows()[0][0];
+  const from = Math.trunc(Math.min(keepBefore, earliest === null ? keepBefore : Number(earliest)) - marginUs);
+  const oldest = (await conn.runAndReadAll('select epoch_us(min(created_at)) from lake_sign_ins')).getRows()[0][0];
+  return oldest === null || from <= Number(oldest) ? null : { from, keepBefore };
+}
+
+/** After the loops of an update's window: the stored loops that end before `keepBeforeUs` join them (judged as of the new data). */
+async function keepStoredLoops(conn: DuckDBConnection, keepBeforeUs: number): Promise<void> {
+  const at = `make_timestamp(${Math.trunc(keepBeforeUs)}::BIGINT)`;
+  await conn.run(`create or replace temp table loops__merged as
+    select * replace ((select max(created_at) from lake_sign_ins) as as_of) from stored_loops where "end" < ${at}
+    union all by name
+    select * from loops where "end" >= ${at}`);
+  await conn.run('drop table loops');
+  await conn.run('alter table loops__merged rename to loops');
+}
+
+/** Detection over the whole lake (or the window params' from/to give); records ids and findings in the lake. */
+export async function detect(lakeDir: string, params: ParamValues = {}, db: DuckDBOptions = {}, o: { rebuild?: boolean } = {}): Promise<DetectionResult> {
+  return withDuckDB({ memoryLimit: '1GB', ...db }, async (conn) => {
+    const { files, torn, signIns, mode, from } = await detectInto(conn, lakeDir, params, { rebuild: o.rebuild });
+    const flagged = await resultSet(conn, 'select * from flagged_sessions');
+    const clusters = await resultSet(conn, 'select * from loop_clusters');
+    return { flagged, clusters, signIns, files, torn, mode, from };
+  });
 }
 
 export interface ResultSet {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { SinksConfig } from '../sink/config';
 import { Dispatcher, type SinkEvent } from '../sink/deliver';
-import type { Alert } from '../sink/types';
+import type { Alert } from '../domain/findings';
 import { LoopWatcher, type RoundResult, type WatchOptions } from './watch';
 
 /**

@@ -4,6 +4,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { fsyncDir, releasePidLock, tryPidLock } from '../lake/lake';
 import { CliError } from '../errors';
 import { quoteString } from '../sql/duckdb';
+import { FINDINGS_DIR } from '../findings/store';
 
 /**
  * The lake's registry of finding ids, so a loop or incident keeps the id it was first found with (the rules
@@ -15,7 +16,6 @@ import { quoteString } from '../sql/duckdb';
  * file is replaced whole (written beside, fsynced, renamed), under findings/_lock, so two writers do not
  * lose each other's ids.
  */
-export const FINDINGS_DIR = 'findings';
 const FILES = { known_loops: 'loop_registry.parquet', known_clusters: 'cluster_registry.parquet' } as const;
 const SAVED = { loop_registry: FILES.known_loops, cluster_registry: FILES.known_clusters } as const;
 

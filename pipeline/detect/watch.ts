@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { openDuckDB, stringList } from '../sql/duckdb';
 import type { ParamValues } from '../sql/queries';
-import type { Alert, FlaggedSession, LoopCluster } from '../sink/types';
+import type { Alert, FlaggedSession, LoopCluster } from '../domain/findings';
 import { AlertTracker } from './alerts';
 import { allParams, attachLake, resultSet, runLayers } from './detect';
 import { saveRegistry, withRegistryLock } from './registry';

@@ -8,7 +8,7 @@
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
-import type { FlaggedSession } from '../sink/types';
+import type { FlaggedSession } from '../domain/findings';
 import type { ClusterRow, HourRow, UserTimeline } from './types';
 
 /** A row of a bar chart: the bar's length is `value`; `note` (default: the value) is written at its end. */

@@ -3,7 +3,7 @@ import { CliError } from '../errors';
 import { allParams, attachLake, resultSet, runLayers, validateParams } from '../detect/detect';
 import { bindings, coerceParam, loadQuery, type ParamValues } from '../sql/queries';
 import { withDuckDB, type DuckDBOptions } from '../sql/duckdb';
-import type { FlaggedSession } from '../sink/types';
+import type { FlaggedSession } from '../domain/findings';
 import { Pseudonymizer, type SessionLike } from './pseudonymize';
 import type { ClusterRow, ErrorCodeRow, HourRow, RemediationRow, ReportData, TopRow, Totals } from './types';
 

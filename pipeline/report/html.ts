@@ -7,7 +7,7 @@
  * whatever an escaping bug might still let through.
  */
 import { createHash } from 'node:crypto';
-import type { FlaggedSession } from '../sink/types';
+import type { FlaggedSession } from '../domain/findings';
 import { barChart, clustersChart, fmtInt, hourlyChart, printable, userTimelineChart } from './charts';
 import type { Bar } from './charts';
 import type { ClusterRow, RemediationRow, ReportData, TimelineEvent, Totals, UserTimeline } from './types';

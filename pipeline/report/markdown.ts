@@ -1,4 +1,4 @@
-import type { FlaggedSession } from '../sink/types';
+import type { FlaggedSession } from '../domain/findings';
 import type { ClusterRow, ErrorCodeRow, RemediationRow, ReportData, TopRow, Totals } from './types';
 
 /**

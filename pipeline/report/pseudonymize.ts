@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { CliError } from '../errors';
-import type { FlaggedSession } from '../sink/types';
+import type { FlaggedSession } from '../domain/findings';
 import type { ClusterRow, RemediationRow, ReportData } from './types';
 
 /**

@@ -1,4 +1,4 @@
-import type { FlaggedSession, LoopCluster } from '../sink/types';
+import type { FlaggedSession, LoopCluster } from '../domain/findings';
 
 /**
  * What a nightly report says, computed once (report/data.ts, SQL in queries/report/) and rendered many ways

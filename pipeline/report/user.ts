@@ -2,7 +2,7 @@ import { CliError } from '../errors';
 import type { Column } from '../cli/output';
 import type { DuckDBOptions } from '../sql/duckdb';
 import type { ParamValues } from '../sql/queries';
-import type { FlaggedSession } from '../sink/types';
+import type { FlaggedSession } from '../domain/findings';
 import { timeParam } from '../cli/filters';
 import { tableRows, withDetection, workbenchQuery, workbenchTable } from '../workbench/run';
 import type { TimelineEvent, UserTimeline } from './types';
@@ -42,10 +42,14 @@ export async function userTimelineResults(lakeDir: string, who: string, opts: Us
   if (opts.to) range.until = timeParam('until', opts.to);
   if (typeof range.since === 'number' && typeof range.until === 'number' && range.since >= range.until) throw new CliError('--since must be before --until.', 2);
 
-  return withDetection(lakeDir, opts.thresholds ?? {}, opts.db ?? {}, async (conn) => {
+  return withDetection(lakeDir, opts.thresholds ?? {}, opts.db ?? {}, async (conn, info) => {
     const candidates = (await workbenchQuery(conn, 'user_candidates', { who: name })).rows as unknown as Candidate[];
     const { user, matchedBy } = pickUser(name, candidates);
     const given = { user_key: user.user_key, ...range };
+    // The user's attempts over the period (an hour either side, so no flow at its edges is cut).
+    const from = typeof range.since === 'number' ? range.since : Date.parse(user.first_seen) * 1000;
+    const to = typeof range.until === 'number' ? range.until : Date.parse(user.last_seen) * 1000 + 1000;
+    await info.prompts({ from: from - HOUR_US, to: to + HOUR_US, userKey: user.user_key });
     await workbenchTable(conn, 'user_events', given);
     const events = await tableRows(conn, 'user_events');
     const loops = await workbenchQuery(conn, 'user_loops', given);
@@ -104,6 +108,7 @@ function pickUser(who: string, candidates: Candidate[]): { user: Candidate; matc
 }
 
 const MAX_LISTED = 20;
+const HOUR_US = 3_600_000_000;
 
 function listUsers(users: Candidate[]): string {
   const lines = users.slice(0, MAX_LISTED).map(

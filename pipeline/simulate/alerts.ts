@@ -1,5 +1,5 @@
 /** Realistic alerts without running detection: for the sink tests and `npm run bench:alerts`. */
-import type { Alert, FlaggedSession } from '../sink/types';
+import type { Alert, FlaggedSession } from '../domain/findings';
 
 /** A realistic flagged loop, as flagged_sessions writes it. */
 export function sampleLoop(i = 0, over: Partial<FlaggedSession> = {}): FlaggedSession {

@@ -7,7 +7,8 @@ import { defaultFormat } from './config';
 import { fitToSize } from './formats';
 import { Outbox, type OutboxEntry } from './outbox';
 import { createTransport } from './transports';
-import { DeliveryError, type Alert, type OutMessage, type Transport } from './types';
+import type { Alert } from '../domain/findings';
+import { DeliveryError, type OutMessage, type Transport } from './types';
 
 /**
  * Fans alerts out to every sink. Each sink has its own durable outbox and its own delivery loop, so a sink

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
-import type { Alert, AlertSeverity, FormatName } from './types';
+import type { Alert, AlertSeverity } from '../domain/findings';
+import type { FormatName } from './types';
 
 /**
  * The five wire formats of an alert. Every field of the alert is attacker-controllable text (sign-in logs carry

@@ -2,7 +2,7 @@ import { promises as fsp, constants as fsc } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { atomicWrite, fsyncDir, releasePidLock, tryPidLock } from '../lake/lake';
-import type { Alert } from './types';
+import type { Alert } from '../domain/findings';
 
 /**
  * One bounded disk outbox per sink (reliability.md §1.6, R11/R12). Detection appends alerts; the delivery loop

@@ -3,7 +3,7 @@ import { allParams, type ResultSet } from '../detect/detect';
 import { formatRows, sanitizeForTerminal, type Column } from '../cli/output';
 import { coerceParam, type ParamValues } from '../sql/queries';
 import type { DuckDBOptions } from '../sql/duckdb';
-import type { FlaggedSession, LoopCluster } from '../sink/types';
+import type { FlaggedSession, LoopCluster } from '../domain/findings';
 import { withDetection, workbenchQuery } from './run';
 
 /**
@@ -64,6 +64,7 @@ export interface Explanation {
 }
 
 export const LOOP_ID = /^loop-[0-9a-f]{16}$/;
+const HOUR_MS = 3_600_000;
 
 export async function explainLoop(lakeDir: string, loopId: string, opts: ExplainOptions = {}): Promise<Explanation> {
   const id = loopId.trim().toLowerCase();
@@ -71,7 +72,7 @@ export async function explainLoop(lakeDir: string, loopId: string, opts: Explain
   const thresholds: ParamValues = { ...(opts.thresholds ?? {}) };
   if (opts.from !== undefined) thresholds.from = opts.from;
   if (opts.to !== undefined) thresholds.to = opts.to;
-  return withDetection(lakeDir, thresholds, opts.db ?? {}, async (conn) => {
+  return withDetection(lakeDir, thresholds, opts.db ?? {}, async (conn, info) => {
     // An id merged into an older loop (an alias an alert may carry) means that loop.
     const merged = (await conn.runAndReadAll('select alias_of from loop_registry where loop_id = $id and alias_of is not null', { id })).getRows()[0]?.[0];
     const given = { loop_id: merged === undefined ? id : String(merged) };
@@ -84,6 +85,10 @@ export async function explainLoop(lakeDir: string, loopId: string, opts: Explain
         2,
       );
     }
+    // The loop's attempts, with an hour either side so no flow at its edges is cut.
+    const l = found.rows[0] as unknown as LoopFacts;
+    const userKey = String((await conn.runAndReadAll('select user_key from loops where loop_id = $id', { id: given.loop_id })).getRows()[0][0]);
+    await info.prompts({ from: (Date.parse(l.start) - HOUR_MS) * 1000, to: (Date.parse(l.end) + HOUR_MS) * 1000, userKey });
     const steps = await workbenchQuery(conn, 'explain_steps', given);
     const codes = await workbenchQuery(conn, 'explain_codes', given);
     const cluster = await workbenchQuery(conn, 'explain_cluster', given);

@@ -1,19 +1,31 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { attachLake, resultSet, runLayers, type ResultSet } from '../detect/detect';
+import { detectInto, resultSet, runLayer, type ResultSet } from '../detect/detect';
 import { bindings, loadQuery, type ParamValues } from '../sql/queries';
-import { quoteIdent, withDuckDB, type DuckDBOptions } from '../sql/duckdb';
+import { readLakeSql } from '../lake/lake';
+import { quoteIdent, quoteString, withDuckDB, type DuckDBOptions } from '../sql/duckdb';
 
 /**
- * The analyst's workbench (`loops`, `user`, `explain`, filtered `clusters`) reads what `detect` computes: the
- * same layers over the same lake, then a query from queries/workbench/ over them. Nothing here defines a loop.
+ * The analyst's workbench (`loops`, `user`, `explain`, filtered `clusters`) reads what `detect` found: the
+ * findings store in the lake (findings/store.ts), then a query from queries/workbench/ over it. Nothing here
+ * defines a loop. When the store does not answer (new sign-ins since, other thresholds, no store yet),
+ * detection runs once as `detect` would, and with the default thresholds leaves an up-to-date store for the
+ * next command.
  */
 export interface DetectionInfo {
   files: number;
   torn: string[];
   signIns: number;
+  /** The findings came from the store (true) or were computed by this command. */
+  fromStore: boolean;
+  /**
+   * Makes `flows` and `prompts` (the per-attempt tables explain and user read) exist for one user over at
+   * least [from, to) (microseconds): when the findings came from the store, computed for that scope only,
+   * and `sign_ins` then holds only that user's rows in those days.
+   */
+  prompts: (scope: { from: number; to: number; userKey: string }) => Promise<void>;
 }
 
-/** Run every detection layer on the lake, then `fn` on the same connection. */
+/** The findings of the lake (from the store, or computed and stored) on one connection, then `fn` on it. */
 export async function withDetection<T>(
   lakeDir: string,
   thresholds: ParamValues,
@@ -21,11 +33,21 @@ export async function withDetection<T>(
   fn: (conn: DuckDBConnection, info: DetectionInfo) => Promise<T>,
 ): Promise<T> {
   return withDuckDB({ memoryLimit: '1GB', ...db }, async (conn) => {
-    const { files, torn } = await attachLake(conn, lakeDir);
-    await runLayers(conn, thresholds);
-    // Same count as sign_ins (a left join), read from Parquet metadata instead of a scan.
-    const signIns = Number((await conn.runAndReadAll('select count(*) from lake_sign_ins')).getRows()[0][0]);
-    return fn(conn, { files, torn, signIns });
+    // With the default thresholds the result is the lake's findings: read from the store, updated first
+    // where sign-ins landed since. Other thresholds are a what-if: computed, shown, not recorded.
+    const r = await detectInto(conn, lakeDir, thresholds, { record: Object.keys(thresholds).length === 0 });
+    const whole = r.mode === 'rebuilt';
+    const prompts = async (w: { from: number; to: number; userKey: string }) => {
+      // A rebuild left flows and prompts over the whole lake; otherwise they are made for this user and period.
+      if (whole) return;
+      // One user's rows, in the days of the scope: the partitions and row groups outside are not read.
+      const day = (us: number) => quoteString(new Date(Math.floor(us / 1000)).toISOString().slice(0, 10));
+      await conn.run(`create or replace temp view lake_sign_ins as select * from ${readLakeSql(r.paths)}
+        where date between ${day(w.from)} and ${day(w.to)} and coalesce(user_id, user_principal_name) = ${quoteString(w.userKey)}`);
+      await runLayer(conn, 'detect/flows', { ...thresholds, from: w.from, to: w.to });
+      await runLayer(conn, 'detect/prompts');
+    };
+    return fn(conn, { files: r.files, torn: r.torn, signIns: r.signIns, fromStore: r.mode === 'current', prompts });
   });
 }
 

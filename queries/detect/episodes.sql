@@ -125,11 +125,12 @@ episodes as materialized (
         -- a success after the first denial is the MFA-fatigue case that matters most
         max(start) filter (where final_outcome = 'success') as last_success_at,
         min(start) filter (where final_outcome = 'mfa_denied' or denial_rows > 0) as first_denial_at,
-        sum(success_rows) as success_count,
-        sum(interrupt_rows) as interrupt_count,
-        sum(failure_rows + denial_rows) as failure_count,
-        sum(denial_rows) as denial_count,
-        sum(loop_signal_rows) as loop_signal_count,
+        -- BIGINT, not the HUGEINT a sum gives: the findings store's Parquet has no HUGEINT (it would be a DOUBLE)
+        sum(success_rows)::BIGINT as success_count,
+        sum(interrupt_rows)::BIGINT as interrupt_count,
+        sum(failure_rows + denial_rows)::BIGINT as failure_count,
+        sum(denial_rows)::BIGINT as denial_count,
+        sum(loop_signal_rows)::BIGINT as loop_signal_count,
         median(gap_from_previous) filter (where continues and starts_run = 0) as median_gap_seconds,
         median(after_success_secs) filter (where continues and starts_run = 0) as median_reprompt_seconds,
         max(after_success_secs) filter (where continues and starts_run = 0) as max_reprompt_seconds,
@@ -179,6 +180,9 @@ run_rows as (
         and s.created_at between runs.start and runs."end"
     where s.principal_kind = 'user'
         and s.is_interactive
+        -- the window (an update re-derives from $from on): whole partitions and row groups before it are skipped
+        and s.date >= cast($from as date)
+        and s.created_at >= $from
 ),
 
 details as (
@@ -225,6 +229,9 @@ refusals as (
     where principal_kind = 'user'
         and not is_interactive
         and outcome in ('reauth_trigger', 'loop_signal')
+        -- evidence reaches loop_gap_secs before a run's first prompt, which is in the window
+        and date >= cast($from - to_seconds($loop_gap_secs) as date)
+        and created_at >= $from - to_seconds($loop_gap_secs)
 ),
 
 evidence_rows as materialized (

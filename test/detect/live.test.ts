@@ -5,7 +5,7 @@ import { AlertTracker } from '../../pipeline/detect/alerts';
 import { LiveDetection } from '../../pipeline/detect/live';
 import { detect } from '../../pipeline/detect/detect';
 import { explainLoop } from '../../pipeline/workbench/explain';
-import type { Alert, LoopCluster } from '../../pipeline/sink/types';
+import type { Alert, LoopCluster } from '../../pipeline/domain/findings';
 import { sampleLoop } from '../support/alert-samples';
 import { BASE, lines, mfaFlow, type Rec } from '../support/records';
 import { schemaErrors } from '../support/schemas';

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { EventHubProducerClient } from '@azure/event-hubs';
-import type { Alert } from '../../pipeline/sink/types';
+import type { Alert } from '../../pipeline/domain/findings';
 import { lines, mfaFlow } from '../support/records';
 import { makeCerts, startSyslogReceiver, startWebhookReceiver, type SyslogReceiver, type TestCerts, type WebhookReceiver } from '../../pipeline/devhub/receivers';
 import { parseCef } from '../support/cef-parse';

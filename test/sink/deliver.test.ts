@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Dispatcher, type SinkEvent } from '../../pipeline/sink/deliver';
 import { Outbox } from '../../pipeline/sink/outbox';
 import type { SinksConfig } from '../../pipeline/sink/config';
-import type { Alert } from '../../pipeline/sink/types';
+import type { Alert } from '../../pipeline/domain/findings';
 import { startSyslogReceiver, startWebhookReceiver, type WebhookReceiver } from '../../pipeline/devhub/receivers';
 import { sampleAlert } from '../support/alert-samples';
 import { until } from '../support/services';

@@ -2,7 +2,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Outbox, type OutboxEntry, type OutboxLimits } from '../../pipeline/sink/outbox';
-import type { Alert } from '../../pipeline/sink/types';
+import type { Alert } from '../../pipeline/domain/findings';
 import { REPO, tempDir } from '../support/tmp';
 
 /**

@@ -11,7 +11,8 @@ import { createEventHubsTransport } from '../../pipeline/sink/transports/eventhu
 import { createFileTransport } from '../../pipeline/sink/transports/file';
 import { createSentinelTransport } from '../../pipeline/sink/transports/sentinel';
 import { createStdoutTransport } from '../../pipeline/sink/transports/stdout';
-import { DeliveryError, type Alert, type OutMessage, type Transport } from '../../pipeline/sink/types';
+import type { Alert } from '../../pipeline/domain/findings';
+import { DeliveryError, type OutMessage, type Transport } from '../../pipeline/sink/types';
 import { startDce, type DceReceiver } from '../../pipeline/devhub/dce';
 
 /** A minimal alert and its rendered text: formats.ts is not needed to move bytes. */

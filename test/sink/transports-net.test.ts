@@ -7,7 +7,8 @@ import type { SplunkHecSinkConfig, SyslogSinkConfig, WebhookSinkConfig } from '.
 import { createSplunkHecTransport } from '../../pipeline/sink/transports/splunk-hec';
 import { SYSLOG_SD_ID, createSyslogTransport, type SyslogTransportOptions } from '../../pipeline/sink/transports/syslog';
 import { createWebhookTransport } from '../../pipeline/sink/transports/webhook';
-import { DeliveryError, type Alert, type AlertSeverity, type OutMessage, type Transport } from '../../pipeline/sink/types';
+import type { Alert, AlertSeverity } from '../../pipeline/domain/findings';
+import { DeliveryError, type OutMessage, type Transport } from '../../pipeline/sink/types';
 import { makeCerts, startHecReceiver, startSyslogReceiver, startWebhookReceiver, type TestCerts } from '../../pipeline/devhub/receivers';
 
 /**

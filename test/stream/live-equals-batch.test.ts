@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { detect } from '../../pipeline/detect/detect';
-import type { Alert } from '../../pipeline/sink/types';
+import type { Alert } from '../../pipeline/domain/findings';
 import { spawnCli, startServices, type Services } from '../support/services';
 import { tempDir } from '../support/tmp';
 

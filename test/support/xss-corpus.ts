@@ -5,7 +5,7 @@
  * http://127.0.0.1:9/ (a request), so the browser test can see any one of them fire.
  */
 import { sampleLoop } from '../../pipeline/simulate/alerts';
-import type { FlaggedSession } from '../../pipeline/sink/types';
+import type { FlaggedSession } from '../../pipeline/domain/findings';
 import type { ClusterRow, RemediationRow, ReportData, TimelineEvent, UserTimeline } from '../../pipeline/report/types';
 
 const M = 'window.__xss=1';

@@ -18,7 +18,7 @@ export function builder(y: Argv): Argv {
     .example('$0 explain loop-27d85e047c402219 --lake ./lake --since 2026-04-14 --until 2026-04-15', 'detection on one day only (faster)')
     .example('$0 explain loop-9622675b53715174 --lake ./lake --min-denials 5', 'with the thresholds the id was found with')
     .example('$0 explain loop-27d85e047c402219 --lake ./lake --format json > loop.json', 'the facts, for a ticket or a script')
-    .epilog('Loop ids come from `reauth-loops loops` (or `detect`). An id names the user, app, device and first prompt, so give the same thresholds as the command that printed it, and a window (--since/--until) that holds the whole loop.');
+    .epilog('Loop ids come from `reauth-loops loops`, `detect` or an alert: a loop keeps the id it was first found with, and an id merged into an older loop (an alias) is explained as that loop. Give the same thresholds as the command that printed it. Reads the findings `detect` stored in the lake (<lake>/findings/), detecting once first when sign-ins landed since.');
 }
 
 export async function handler(args: Record<string, unknown>): Promise<void> {

@@ -13,7 +13,7 @@ export function builder(y: Argv): Argv {
     .example('$0 loops --lake ./lake --code 70044 --since 2026-04-14T09:00:00Z --until 2026-04-14T12:00:00Z', 'loops with a sign-in frequency refusal, that morning')
     .example('$0 loops --lake ./lake --kind mfa_denial_burst --format csv --out bursts.csv', 'MFA-fatigue candidates, for a spreadsheet')
     .example('$0 loops --lake ./lake --user ana@contoso.com', 'one user\'s loops; then `user` or `explain LOOP_ID` for the detail')
-    .epilog('Detection runs on the whole lake with the thresholds given (as `detect`), then the filters pick loops; the period keeps loops that overlap it. Each row is a flagged session (schemas/flagged-session.schema.json).');
+    .epilog('Reads the loops `detect` stored in the lake (<lake>/findings/); when sign-ins landed since, or other thresholds are given, detection runs once first, as `detect`. The filters then pick loops; the period keeps loops that overlap it. Each row is a flagged session (schemas/flagged-session.schema.json).');
 }
 
 export async function handler(args: Record<string, unknown>): Promise<void> {

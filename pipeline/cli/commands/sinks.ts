@@ -7,7 +7,7 @@ import { outboxDirOf, readSinkState } from '../../sink/deliver';
 import { fitToSize } from '../../sink/formats';
 import { Outbox } from '../../sink/outbox';
 import { createTransport } from '../../sink/transports';
-import type { Alert } from '../../sink/types';
+import type { Alert } from '../../domain/findings';
 import { redact } from '../../secrets';
 import type { Column } from '../output';
 import { emit } from '../shared';

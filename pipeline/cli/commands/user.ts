@@ -25,7 +25,7 @@ export function builder(y: Argv): Argv {
     .example('$0 user ana@contoso.com --lake ./lake --since 2026-04-14T09:00:00Z --until 2026-04-14T12:00:00Z', 'one morning')
     .example('$0 user 6b31977e-452b-4db5-baa6-af1c6b7e4074 --lake ./lake --format json > ana.json', 'by object id, as a JSON document (schema reauth-loops.user-timeline/1)')
     .example('$0 user ana@contoso.com --lake ./lake --html ana.html', 'a page to attach to the ticket')
-    .epilog('kind: prompt = an interactive flow the user had to act on; silent = single sign-on they did not notice; background = an app refreshing tokens. Loops are found on the whole lake with the thresholds given (as `detect`); the period keeps the loops that overlap it. `reauth-loops explain LOOP_ID` says why a loop was flagged.');
+    .epilog('kind: prompt = an interactive flow the user had to act on; silent = single sign-on they did not notice; background = an app refreshing tokens. Loops are the ones `detect` stored in the lake (<lake>/findings/; detected once first when sign-ins landed since or other thresholds are given); the period keeps the loops that overlap it. `reauth-loops explain LOOP_ID` says why a loop was flagged.');
 }
 
 export async function handler(args: Record<string, unknown>): Promise<void> {

@@ -2,7 +2,8 @@ import net from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import tls from 'node:tls';
 import type { SyslogSinkConfig } from '../config';
-import { DeliveryError, type AlertSeverity, type OutMessage, type Transport } from '../types';
+import type { AlertSeverity } from '../../domain/findings';
+import { DeliveryError, type OutMessage, type Transport } from '../types';
 import { describeNetError, tlsClientOptions } from './net';
 
 /**
