@@ -40,10 +40,18 @@ export async function withDetection<T>(
     const prompts = async (w: { from: number; to: number; userKey: string }) => {
       // A rebuild left flows and prompts over the whole lake; otherwise they are made for this user and period.
       if (whole) return;
-      // One user's rows, in the days of the scope: the partitions and row groups outside are not read.
+      // One user's rows, in the days of the scope (the partitions outside are not read), read once: every
+      // query after this (steps, codes, evidence, the timeline) reads them instead of the lake.
       const day = (us: number) => quoteString(new Date(Math.floor(us / 1000)).toISOString().slice(0, 10));
-      await conn.run(`create or replace temp view lake_sign_ins as select * from ${readLakeSql(r.paths)}
-        where date between ${day(w.from)} and ${day(w.to)} and coalesce(user_id, user_principal_name) = ${quoteString(w.userKey)}`);
+      // Two plain equalities (not coalesce) so DuckDB filters inside the Parquet scan.
+      const lake = readLakeSql(r.paths);
+      const key = quoteString(w.userKey);
+      const days = `date between ${day(w.from)} and ${day(w.to)}`;
+      await conn.run(`create or replace temp table scoped_sign_ins as
+        select * from ${lake} where ${days} and user_id = ${key}
+        union all
+        select * from ${lake} where ${days} and user_id is null and user_principal_name = ${key}`);
+      await conn.run('create or replace temp view lake_sign_ins as select * from scoped_sign_ins');
       await runLayer(conn, 'detect/flows', { ...thresholds, from: w.from, to: w.to });
       await runLayer(conn, 'detect/prompts');
     };
