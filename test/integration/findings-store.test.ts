@@ -5,6 +5,7 @@ import { importFiles } from '../../pipeline/lake/ingest';
 import { userTimelineResults } from '../../pipeline/report/user';
 import { explainLoop } from '../../pipeline/workbench/explain';
 import { withDetection, workbenchQuery } from '../../pipeline/workbench/run';
+import { schemaErrors } from '../support/schemas';
 import { REPO, tempDir } from '../support/tmp';
 
 /**
@@ -34,6 +35,7 @@ test('the workbench reads what detect stored, and equals a fresh computation', a
   const manifest = JSON.parse(readFileSync(join(lake, 'findings', 'manifest.json'), 'utf8'));
   expect(manifest).toMatchObject({ format: 1, loops: batch.flagged.rows.length, clusters: 1, sign_ins: batch.signIns });
   expect(existsSync(join(lake, 'findings', manifest.generation, 'flagged_sessions.parquet'))).toBe(true);
+  expect(schemaErrors('findings-manifest.schema.json', manifest)).toEqual([]);
 
   const stored = await workbench(lake);
   expect(stored.fromStore).toBe(true);
