@@ -5,8 +5,9 @@
 // their own generator after everything else, so existing option sets keep their bytes.
 // Same seed + options => byte-identical output; no Math.random, no clock.
 
-import { createWriteStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { APPS, App, HOSTILE_NAMES, Platform } from './catalog';
@@ -342,7 +343,8 @@ function planCases(opts: SimulateOptions, c: CaseContext): void {
 }
 
 interface Chunk {
-  records: object[];
+  /** Time-sorted. Chunks overlap in time: writers merge them, so the output is in time order as Entra sends it. */
+  rows: Row[];
   truth: TruthEntry[];
   traps: TrapEntry[];
 }
@@ -364,11 +366,16 @@ function* generate(s: Setup): Generator<Chunk> {
       for (let day = 0; day < s.env.days; day++) background(g, s.env, day);
       for (const r of sink.rows) rows.push(r);
     }
-    yield { records: sortRows(rows).map((r) => r.rec), truth, traps };
+    yield { rows: sortRows(rows), truth, traps };
   }
   const sp = new RowSink(s.env, new Rng(hash32(s.env.seed, 'service-principals')));
   servicePrincipals(s.env, sp, s.spCount);
-  yield { records: sortRows(sp.rows).map((r) => r.rec), truth: [], traps: [] };
+  yield { rows: sortRows(sp.rows), truth: [], traps: [] };
+}
+
+/** Rows of time-sorted sources in one time order (ties: the earlier source first). */
+function byTime(a: { t: number; ticks: number; src: number }, b: { t: number; ticks: number; src: number }): number {
+  return a.t - b.t || a.ticks - b.ticks || a.src - b.src;
 }
 
 function byStart<T extends { start: string; user_id: string }>(a: T, b: T): number {
@@ -376,15 +383,59 @@ function byStart<T extends { start: string; user_id: string }>(a: T, b: T): numb
 }
 
 export function simulate(opts: SimulateOptions): Simulation {
-  const records: object[] = [];
+  const rows: Array<Row & { src: number }> = [];
   const truth: TruthEntry[] = [];
   const traps: TrapEntry[] = [];
+  let src = 0;
   for (const chunk of generate(setup(opts))) {
-    for (const r of chunk.records) records.push(r);
+    for (const r of chunk.rows) rows.push({ ...r, src });
+    src++;
     truth.push(...chunk.truth);
     traps.push(...chunk.traps);
   }
-  return { records, truth: truth.sort(byStart), traps: traps.sort(byStart) };
+  return { records: rows.sort(byTime).map((r) => r.rec), truth: truth.sort(byStart), traps: traps.sort(byStart) };
+}
+
+/**
+ * The chunks merged into one time order with flat memory: each chunk is spilled to a temp file as it is
+ * made (`t`, `ticks`, record JSON per line), then the files are read back together, the earliest line first.
+ */
+async function* mergedRecords(chunks: Iterable<Chunk>, tmpBase: string, onChunk: (c: Chunk) => void): AsyncGenerator<object> {
+  const files: string[] = [];
+  try {
+    for (const chunk of chunks) {
+      onChunk(chunk);
+      const f = `${tmpBase}.chunk-${files.length}`;
+      files.push(f);
+      const ws = createWriteStream(f);
+      for (let i = 0; i < chunk.rows.length; i += 1000) {
+        const text = chunk.rows.slice(i, i + 1000).map((r) => `${r.t}\t${r.ticks}\t${JSON.stringify(r.rec)}`).join('\n') + '\n';
+        if (!ws.write(text)) await once(ws, 'drain');
+      }
+      ws.end();
+      await finished(ws);
+    }
+    const readers = files.map((f) => createInterface({ input: createReadStream(f), crlfDelay: Infinity })[Symbol.asyncIterator]());
+    const head = async (src: number) => {
+      const n = await readers[src].next();
+      if (n.done) return null;
+      const a = n.value.indexOf('\t');
+      const b = n.value.indexOf('\t', a + 1);
+      return { t: Number(n.value.slice(0, a)), ticks: Number(n.value.slice(a + 1, b)), src, json: n.value.slice(b + 1) };
+    };
+    const heads = (await Promise.all(readers.map((_, i) => head(i)))).filter((h) => h !== null);
+    while (heads.length) {
+      let min = 0;
+      for (let i = 1; i < heads.length; i++) if (byTime(heads[i], heads[min]) < 0) min = i;
+      const h = heads[min];
+      yield JSON.parse(h.json) as object;
+      const next = await head(h.src);
+      if (next) heads[min] = next;
+      else heads.splice(min, 1);
+    }
+  } finally {
+    for (const f of files) await rm(f, { force: true });
+  }
 }
 
 /** Streams the simulation to `out` in the requested shape; the truth file is small and written whole. */
@@ -404,14 +455,20 @@ export async function writeSimulation(opts: SimulateOptions & { shape: Shape; ou
     if (!ws.write(text)) await once(ws, 'drain');
   };
   try {
-    for (const chunk of generate(s)) {
-      const lines: string[] = [];
-      for (const rec of chunk.records) enc.push(rec as Parameters<ShapeEncoder['push']>[0], lines);
-      records += chunk.records.length;
+    let lines: string[] = [];
+    const merged = mergedRecords(generate(s), opts.out, (chunk) => {
       truth.push(...chunk.truth);
       traps.push(...chunk.traps);
-      await write(lines);
+    });
+    for await (const rec of merged) {
+      enc.push(rec as Parameters<ShapeEncoder['push']>[0], lines);
+      records++;
+      if (lines.length >= 1000) {
+        await write(lines);
+        lines = [];
+      }
     }
+    await write(lines);
     const tail: string[] = [];
     enc.flush(tail);
     await write(tail);

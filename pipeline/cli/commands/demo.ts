@@ -67,10 +67,12 @@ export async function handler(args: Record<string, unknown>): Promise<void> {
         if (e.event === 'alert') alerts[e.action]++;
       },
     });
+    let reason = '';
     try {
-      await consume(clients, ingest, { start: 'earliest', stopWhenIdleSeconds: real ? 30 : 2, onCommit: () => live.trigger() });
+      ({ reason } = await consume(clients, ingest, { start: 'earliest', stopWhenIdleSeconds: real ? 30 : 2, onCommit: (_r, behind) => live.trigger(behind) }));
     } finally {
-      await live.stop();
+      // Caught up: nothing more can arrive, so the last round closes what has stopped.
+      await live.stop(5000, reason === 'idle');
       await ingest.close();
     }
     const t = ingest.totals;
