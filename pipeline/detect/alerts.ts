@@ -41,6 +41,11 @@ export interface TrackerState {
   /** Newest sign-in time seen in the lake: event time, so replays of old data close loops as the data does. */
   watermark: string | null;
   tracked: Record<string, Tracked>;
+  /**
+   * Closed subjects dropped from `tracked` to keep the state small, by id with their end: late sign-ins can
+   * bring one back into the window, and closed is final, so it is not alerted again. Kept for two days.
+   */
+  closed?: Record<string, string>;
   /** Alerts produced but not yet in every sink's outbox: handed out again after a crash. */
   pending: Alert[];
 }
@@ -96,9 +101,9 @@ export class AlertTracker {
     return min;
   }
 
-  /** Whether this loop or cluster id has been alerted (and not yet forgotten). */
+  /** Whether this loop or cluster id has been alerted. */
   knows(id: string): boolean {
-    return id in this.state.tracked;
+    return id in this.state.tracked || this.state.closed?.[id] !== undefined;
   }
 
   openCount(): { loops: number; clusters: number } {
@@ -147,6 +152,8 @@ export class AlertTracker {
       const merged = this.state.tracked[alias];
       if (merged && merged.action !== 'closed') out.push(this.emit(merged, 'closed', nowIso, id));
     }
+    // Closed and forgotten: late sign-ins brought it back into the window; closed is final.
+    if (this.state.closed?.[id] !== undefined) return;
     const t = this.state.tracked[id];
     const size = sizeOf(row);
     if (!t) {
@@ -195,11 +202,17 @@ export class AlertTracker {
     }
   }
 
-  /** Closed subjects the window has moved past cannot come back: keep the state small. */
+  /** Closed subjects the window has moved past leave the state, as an id and end kept for two days of data. */
   private forget(windowStart: string): void {
+    const closed = (this.state.closed ??= {});
     for (const [id, t] of Object.entries(this.state.tracked)) {
-      if (t.action === 'closed' && t.row.end < windowStart) delete this.state.tracked[id];
+      if (t.action === 'closed' && t.row.end < windowStart) {
+        closed[id] = t.row.end;
+        delete this.state.tracked[id];
+      }
     }
+    const keepFrom = this.state.watermark ? new Date(Date.parse(this.state.watermark) - 2 * 86_400_000).toISOString() : null;
+    if (keepFrom) for (const [id, end] of Object.entries(closed)) if (end < keepFrom) delete closed[id];
   }
 
   private emit(t: Tracked, action: AlertAction, nowIso: string, mergedInto?: string): Alert {

@@ -1,4 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { dirname } from 'node:path';
+import { Lake, partitionKeyOfDir } from '../lake/lake';
 import { openDuckDB, stringList } from '../sql/duckdb';
 import type { ParamValues } from '../sql/queries';
 import type { Alert, FlaggedSession, LoopCluster } from '../domain/findings';
@@ -48,6 +50,9 @@ export class LoopWatcher {
     private readonly now: () => Date,
   ) {}
 
+  /** The lake's files at the last round (null before the first): files new since then say which hours changed. */
+  private seen: Set<string> | null = null;
+
   static async open(lakeDir: string, o: WatchOptions): Promise<LoopWatcher> {
     const params = o.params ?? {};
     const param = (name: string) => Number(params[name] ?? allParams().find((p) => p.name === name)!.default);
@@ -86,6 +91,9 @@ export class LoopWatcher {
       // A first round on a lake with history alerts only on its recent window, not on last month's loops.
       if (!this.tracker.watermark) await attachLake(conn, this.lakeDir);
       let windowStart = this.windowStart(this.tracker.watermark ?? (await newestSignIn(conn, 0)));
+      // Sign-ins that landed late, for hours before the window: reach back to the earliest such hour.
+      const late = await this.earliestNewHour();
+      if (late !== null && late - this.marginMs < windowStart.getTime()) windowStart = new Date(late - this.marginMs);
       let files = 0;
       let from = 0;
       let low: number | null = null;
@@ -131,6 +139,23 @@ export class LoopWatcher {
 
   close(): void {
     this.db.close();
+  }
+
+  /** The start (ms) of the earliest hour whose files are new since the last round; null on the first round or when none are. */
+  private async earliestNewHour(): Promise<number | null> {
+    const { files } = await new Lake(this.lakeDir).files();
+    const before = this.seen;
+    this.seen = new Set(files);
+    if (before === null) return null;
+    let earliest: number | null = null;
+    for (const f of files) {
+      if (before.has(f)) continue;
+      const key = partitionKeyOfDir(dirname(f));
+      if (!key) continue;
+      const at = Date.parse(`${key.slice(0, 10)}T${key.slice(11, 13)}:00:00Z`);
+      if (earliest === null || at < earliest) earliest = at;
+    }
+    return earliest;
   }
 
   private windowStart(wm: string | null): Date {

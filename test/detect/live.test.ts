@@ -212,3 +212,36 @@ test('two loops that late sign-ins join: one alert subject closes merged into th
   expect({ asked: e.mergedFrom, loop: e.loop.loop_id }).toEqual({ asked: younger, loop: older });
   for (const a of r.alerts) expect(schemaErrors('alert.schema.json', a)).toEqual([]);
 });
+
+test('a loop whose sign-ins land hours late, before the window, is alerted: the hour they land in is judged again', async () => {
+  const t = lakeWith();
+  // history: ana's loop at 09:00, then bob's at 14:00; the first round's window (120 min) holds only bob's
+  await t.add([...loop(4, 30, {}, 0), ...loop(4, 30, { user: 'bob' }, 5 * 3600)]);
+  const w = await watcher(t);
+  const first = await w.round();
+  expect(first.alerts.map((a) => a.loop!.user_principal_name)).toEqual(['bob@contoso.example']);
+  // cem's loop at 09:30 lands now, five hours late: the window reaches back to its hour
+  await t.add(loop(4, 30, { user: 'cem' }, 1800));
+  const late = await w.round();
+  // (ana's loop, in the hour judged again and never alerted, is alerted with it)
+  expect(late.alerts.map((a) => [a.loop!.user_principal_name, a.action]).sort()).toEqual([
+    ['ana@contoso.example', 'closed'], ['ana@contoso.example', 'opened'], ['cem@contoso.example', 'closed'], ['cem@contoso.example', 'opened'],
+  ]);
+  // nothing new: nothing alerted again
+  expect((await w.round()).alerts).toEqual([]);
+  w.close();
+});
+
+test('a closed loop the window has left stays closed when late sign-ins extend it', async () => {
+  const t = lakeWith();
+  await t.add(loop(4, 30));
+  const w = await watcher(t);
+  expect((await w.round()).alerts.map((a) => a.action)).toEqual(['opened']);
+  // the data moves five hours on: ana's loop closes, and the window leaves it
+  await t.add(mfaFlow(5 * 3600, { user: 'bob' }));
+  expect((await w.round()).alerts.map((a) => a.action)).toEqual(['closed']);
+  // two more of ana's prompts land late, inside her closed loop's hour: judged again, but closed is final
+  await t.add(loop(2, 30, {}, 150));
+  expect((await w.round()).alerts).toEqual([]);
+  w.close();
+});
