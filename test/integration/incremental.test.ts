@@ -58,8 +58,8 @@ test.each([1, 2, 3])('arrival order %i: every update equals a rebuild', async (s
     expect((await detect(lake)).mode).toBe('current');
   }
   // the first batch is a rebuild (no store yet); later ones update
-  // (late rows in early hours, as the service principals' rows of the whole day in the last batch, make a
-  // rebuild: the update would start before the first sign-in)
+  // (a batch whose late rows reach back to the day's first hours makes a rebuild: the update would start
+  // before the first sign-in)
   expect(modes[0]).toBe('rebuilt');
   expect(modes.filter((m) => m === 'updated').length).toBeGreaterThanOrEqual(3);
 }, 240_000);
