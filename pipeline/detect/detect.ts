@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { SIGN_IN_COLUMNS } from '../normalize/columns';
-import { Lake, partitionKeyOfDir, readLakeSql } from '../lake/lake';
+import { Lake, partitionKeyOfDir, partitionStartOfFile, readLakeSql } from '../lake/lake';
 import { bindings, coerceParam, loadQuery, queriesDir, type ParamDecl, type ParamValues } from '../sql/queries';
 import { columnKindOf, type Column } from '../cli/output';
 import { quoteIdent, quoteString, withDuckDB, type DuckDBOptions } from '../sql/duckdb';
-import { attachFindings, lakeFingerprint, readManifest, saveFindings, type FindingsManifest } from '../findings/store';
+import { attachFindings, readManifest, saveFindings, type FindingsManifest } from '../findings/store';
+import { isoOfMicros } from '../normalize/time';
 import { loadRegistry, saveRegistry, withRegistryLock } from './registry';
 
 /**
@@ -49,10 +50,10 @@ export function validateParams(given: ParamValues): ParamValues {
 /**
  * Creates `lake_sign_ins` over the lake's whole Parquet files (an empty table when there are none), `error_codes`
  * and the lake's registry of finding ids (registry.ts), which every reader needs to name loops alike.
- * With `since`, only the hour partitions from that hour on are read (continuous detection's window).
+ * With `since`, only the hour partitions from that hour on are read (continuous detection's window); a
+ * long-lived caller passes its own `lake`, so files already checked whole are not checked again.
  */
-export async function attachLake(conn: DuckDBConnection, lakeDir: string, since?: Date): Promise<{ files: number; torn: string[]; paths: string[] }> {
-  const lake = new Lake(lakeDir);
+export async function attachLake(conn: DuckDBConnection, lakeDir: string, since?: Date, lake = new Lake(lakeDir)): Promise<{ files: number; torn: string[]; paths: string[] }> {
   // Keys are 'YYYY-MM-DD/HH', so they compare as text.
   const from = since?.toISOString().slice(0, 13).replace('T', '/');
   const partitions = from ? (await lake.partitionDirs()).filter((d) => (partitionKeyOfDir(d) ?? '') >= from) : undefined;
@@ -148,7 +149,6 @@ export async function detectInto(conn: DuckDBConnection, lakeDir: string, params
       const before = new Set(stored.files);
       const now = new Set(rel);
       const changed = [...rel.filter((f) => !before.has(f)), ...stored.files.filter((f) => !now.has(f))];
-      await attachFindings(conn, lakeDir, stored, 'stored_');
       if (!changed.length) {
         await attachFindings(conn, lakeDir, stored);
         await runLayer(conn, 'staging/sign_ins');
@@ -156,6 +156,7 @@ export async function detectInto(conn: DuckDBConnection, lakeDir: string, params
         await conn.run('create or replace temp view cluster_registry as select * from known_clusters');
         return { files, torn, paths, signIns: stored.sign_ins, manifest: stored, mode: 'current' as const, from: null };
       }
+      await attachFindings(conn, lakeDir, stored, 'stored_');
       update = await updateWindow(conn, stored, changed, params);
     }
     if (update) {
@@ -174,7 +175,6 @@ export async function detectInto(conn: DuckDBConnection, lakeDir: string, params
       await saveRegistry(conn, lakeDir);
       const count = async (t: string) => Number((await conn.runAndReadAll(`select count(*) from ${t}`)).getRows()[0][0]);
       manifest = await saveFindings(conn, lakeDir, {
-        lake: lakeFingerprint(lakeDir, paths),
         files: rel,
         as_of: await newestSignIn(conn),
         definition,
@@ -193,10 +193,6 @@ async function newestSignIn(conn: DuckDBConnection): Promise<string | null> {
   return v === null ? null : String(v);
 }
 
-function isoOfMicros(us: number): string {
-  return new Date(Math.floor(us / 1000)).toISOString();
-}
-
 /**
  * What an update re-derives (microseconds), or null for a rebuild. A stored loop ending before `keepBefore`
  * is out of reach of the new sign-ins: it is kept. `keepBefore` is the earliest hour the changed files
@@ -207,9 +203,9 @@ function isoOfMicros(us: number): string {
 async function updateWindow(conn: DuckDBConnection, stored: FindingsManifest, changed: readonly string[], params: ParamValues): Promise<{ from: number; keepBefore: number } | null> {
   const secs = (name: string) => Number(params[name] ?? allParams().find((p) => p.name === name)!.default);
   const marginUs = 2 * (secs('pause_secs') + secs('loop_gap_secs') + secs('flow_gap_secs')) * 1e6;
-  const hours = changed.map((f) => partitionKeyOfDir(dirname(f)));
+  const hours = changed.map(partitionStartOfFile);
   if (hours.some((h) => h === null)) return null;
-  let touched = Math.min(...hours.map((h) => Date.parse(`${h!.slice(0, 10)}T${h!.slice(11, 13)}:00:00Z`) * 1000));
+  let touched = Math.min(...(hours as number[])) * 1000;
   if (stored.as_of) touched = Math.min(touched, Date.parse(stored.as_of) * 1000 - secs('pause_secs') * 1e6);
   const keepBefore = Math.trunc(touched - marginUs);
   const earliest = (await conn.runAndReadAll(`select epoch_us(min(start)) from stored_loops where "end" >= make_timestamp(${keepBefore}::BIGINT)`)).getRows()[0][0];

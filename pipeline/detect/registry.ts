@@ -1,7 +1,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { fsyncDir, releasePidLock, tryPidLock } from '../lake/lake';
+import { fsyncDir, fsyncFile, takePidLock } from '../lake/lake';
 import { CliError } from '../errors';
 import { quoteString } from '../sql/duckdb';
 import { FINDINGS_DIR } from '../findings/store';
@@ -13,7 +13,7 @@ import { FINDINGS_DIR } from '../findings/store';
  *   findings/cluster_registry.parquet   every cluster id found so far, its members and aliases
  * Every reader of detection loads it (read as known_loops, known_clusters), so `detect`, the workbench, the
  * report and the live alert feed name a loop alike; `detect` and continuous detection write it back. Each
- * file is replaced whole (written beside, fsynced, renamed), under findings/_lock, so two writers do not
+ * file is replaced whole (written beside, fsynced, renamed), under <lake>/_findings_lock, so two writers do not
  * lose each other's ids.
  */
 const FILES = { known_loops: 'loop_registry.parquet', known_clusters: 'cluster_registry.parquet' } as const;
@@ -45,12 +45,7 @@ export async function saveRegistry(conn: DuckDBConnection, lakeDir: string): Pro
     const tmp = `${path}.${process.pid}.tmp`;
     // Sorted, so the same registry is the same bytes.
     await conn.run(`copy (select * from ${table} order by all) to ${quoteString(tmp)} (format parquet, compression zstd)`);
-    const fh = await fsp.open(tmp, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await fsyncFile(tmp);
     await fsp.rename(tmp, path);
   }
   await fsyncDir(dir);
@@ -61,23 +56,16 @@ export async function saveRegistry(conn: DuckDBConnection, lakeDir: string): Pro
  * running consumer cannot overwrite the ids the consumer just recorded. Waits up to `waitMs` for the holder.
  */
 export async function withRegistryLock<T>(lakeDir: string, fn: () => Promise<T>, waitMs = 120_000): Promise<T> {
-  // Nothing to record in a lake that is not there (and no folder to create for a mistyped path).
+  // Nothing to record in a lake that is not there (and no folder to create for a mistyped path). The lock
+  // sits in the lake's root, so taking it creates nothing: findings/ appears once there is something to keep.
   if (!existsSync(lakeDir)) return fn();
-  const dir = join(lakeDir, FINDINGS_DIR);
-  await fsp.mkdir(dir, { recursive: true });
-  const path = join(dir, '_lock');
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const holder = await tryPidLock(path);
-    if (holder === null) break;
-    if (Date.now() >= deadline) {
-      throw new CliError(`The findings of ${lakeDir} are being updated by process ${holder}. Wait for it to finish (a running consume or watch updates them every round), then retry.`, 3);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const release = await takePidLock(join(lakeDir, '_findings_lock'), {
+    waitMs,
+    busy: (holder) => new CliError(`The findings of ${lakeDir} are being updated by process ${holder}. Wait for it to finish (a running consume or watch updates them every round), then retry.`, 3),
+  });
   try {
     return await fn();
   } finally {
-    await releasePidLock(path);
+    await release();
   }
 }

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { dirname } from 'node:path';
-import { Lake, partitionKeyOfDir } from '../lake/lake';
+import { Lake, partitionStartOfFile } from '../lake/lake';
+import { isoOfMicros } from '../normalize/time';
 import { openDuckDB, stringList } from '../sql/duckdb';
 import type { ParamValues } from '../sql/queries';
 import type { Alert, FlaggedSession, LoopCluster } from '../domain/findings';
@@ -42,6 +42,8 @@ export interface RoundResult {
 export class LoopWatcher {
   private constructor(
     private readonly lakeDir: string,
+    /** One Lake for every round, so each file's footer is checked once, not every round. */
+    private readonly lake: Lake,
     private readonly tracker: AlertTracker,
     private readonly db: { conn: DuckDBConnection; close: () => void },
     private readonly params: ParamValues,
@@ -64,7 +66,7 @@ export class LoopWatcher {
     const db = await openDuckDB({ memoryLimit: o.memoryLimit ?? '1GB' });
     // Rows just before an open loop's start decide whether it started there: give the SQL its gaps' worth.
     const marginMs = (param('pause_secs') + param('loop_gap_secs') + param('flow_gap_secs') + param('cluster_gap_secs')) * 1000;
-    return new LoopWatcher(lakeDir, tracker, db, params, (o.lookbackMinutes ?? 120) * 60_000, marginMs, o.now ?? (() => new Date()));
+    return new LoopWatcher(lakeDir, new Lake(lakeDir), tracker, db, params, (o.lookbackMinutes ?? 120) * 60_000, marginMs, o.now ?? (() => new Date()));
   }
 
   /** Alerts produced before a crash that may not have reached every outbox. */
@@ -89,7 +91,7 @@ export class LoopWatcher {
     // Load, detect and save the lake's id registry as one step, so ids found here are the ids `detect` shows.
     const found = await withRegistryLock(this.lakeDir, async () => {
       // A first round on a lake with history alerts only on its recent window, not on last month's loops.
-      if (!this.tracker.watermark) await attachLake(conn, this.lakeDir);
+      if (!this.tracker.watermark) await attachLake(conn, this.lakeDir, undefined, this.lake);
       let windowStart = this.windowStart(this.tracker.watermark ?? (await newestSignIn(conn, 0)));
       // Sign-ins that landed late, for hours before the window: reach back to the earliest such hour.
       const late = await this.earliestNewHour();
@@ -100,7 +102,7 @@ export class LoopWatcher {
       // A loop that begins near the window's start may have begun before it: reach back another lookback and
       // detect again, so a loop is seen whole (and the same as `detect` sees it), up to a day back.
       for (let widen = 0; ; widen++) {
-        ({ files } = await attachLake(conn, this.lakeDir, windowStart));
+        ({ files } = await attachLake(conn, this.lakeDir, windowStart, this.lake));
         from = windowStart.getTime() * 1000;
         // Judge only what every partition has delivered: with one partition ahead of another, the newest
         // sign-in overall would make the slower partition's open loops look stopped.
@@ -119,7 +121,7 @@ export class LoopWatcher {
         clusters: (await resultSet(conn, 'select * from loop_clusters')).rows as unknown as LoopCluster[],
         // How far this round judged the data: the newest sign-in, or less while a partition catches up. The
         // next window is placed from here, so data landed ahead of a slow partition is judged once it caught up.
-        watermark: (low !== null ? isoOf(low - 1) : await newestSignIn(conn, from)) ?? this.tracker.watermark,
+        watermark: (low !== null ? isoOfMicros(low - 1) : await newestSignIn(conn, from)) ?? this.tracker.watermark,
       };
     });
     const { windowStart, files, flagged, clusters, watermark } = found;
@@ -143,19 +145,12 @@ export class LoopWatcher {
 
   /** The start (ms) of the earliest hour whose files are new since the last round; null on the first round or when none are. */
   private async earliestNewHour(): Promise<number | null> {
-    const { files } = await new Lake(this.lakeDir).files();
+    const { files } = await this.lake.files();
     const before = this.seen;
     this.seen = new Set(files);
     if (before === null) return null;
-    let earliest: number | null = null;
-    for (const f of files) {
-      if (before.has(f)) continue;
-      const key = partitionKeyOfDir(dirname(f));
-      if (!key) continue;
-      const at = Date.parse(`${key.slice(0, 10)}T${key.slice(11, 13)}:00:00Z`);
-      if (earliest === null || at < earliest) earliest = at;
-    }
-    return earliest;
+    const starts = files.filter((f) => !before.has(f)).map(partitionStartOfFile).filter((t): t is number => t !== null);
+    return starts.length ? Math.min(...starts) : null;
   }
 
   private windowStart(wm: string | null): Date {
@@ -188,9 +183,7 @@ async function startingBefore(conn: DuckDBConnection, micros: number): Promise<s
 
 const DAY_MS = 86_400_000;
 
-function isoOf(micros: number): string {
-  return new Date(Math.floor(micros / 1000)).toISOString();
-}
+
 
 /** The lake's newest sign-in time (the event-time watermark), from the Parquet statistics. */
 async function newestSignIn(conn: DuckDBConnection, fromMicros: number): Promise<string | null> {

@@ -1,8 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { atomicWrite, fsyncDir } from '../lake/lake';
+import { atomicWrite, fsyncDir, fsyncFile } from '../lake/lake';
 import { quoteIdent, quoteString } from '../sql/duckdb';
 
 /**
@@ -14,8 +14,8 @@ import { quoteIdent, quoteString } from '../sql/duckdb';
  *   findings/loop_registry.parquet       the id registry (detect/registry.ts), kept across generations
  *
  * A generation is written into a new folder and made current by replacing manifest.json in one rename, so
- * a reader sees one whole generation or the previous one. The manifest records a fingerprint of the lake's
- * files and of the definition (the detection SQL, the code table and every threshold in force): a reader
+ * a reader sees one whole generation or the previous one. The manifest records the lake's files and a
+ * fingerprint of the definition (the detection SQL, the code table and every threshold in force): a reader
  * whose lake or thresholds differ knows the store does not answer its question.
  */
 export const FINDINGS_DIR = 'findings';
@@ -25,9 +25,7 @@ export const STORE_TABLES = ['loops', 'flagged_sessions', 'clusters', 'loop_clus
 export interface FindingsManifest {
   format: 1;
   generation: string;
-  /** Fingerprint of the lake's Parquet files (their paths) the generation was computed from. */
-  lake: string;
-  /** Those files, relative to the lake: an update re-derives only the hours whose files changed. */
+  /** The lake's Parquet files it was computed from, relative to the lake and sorted (names are unique per batch and compaction): an update re-derives only what files added or removed since can change. */
   files: string[];
   /** The newest sign-in the generation judged statuses against (ISO, microseconds). */
   as_of: string | null;
@@ -37,13 +35,6 @@ export interface FindingsManifest {
   loops: number;
   clusters: number;
   written_at: string;
-}
-
-/** The lake's state as the store compares it: every landed file's path (names are unique per batch and compaction). */
-export function lakeFingerprint(lakeDir: string, files: readonly string[]): string {
-  const h = createHash('sha256');
-  for (const f of [...files].map((p) => relative(lakeDir, p)).sort()) h.update(f).update('\n');
-  return h.digest('hex');
 }
 
 export async function readManifest(lakeDir: string): Promise<FindingsManifest | null> {
@@ -69,12 +60,7 @@ export async function saveFindings(conn: DuckDBConnection, lakeDir: string, m: O
     // A loop's evidence ids are kept once, in flagged_sessions (the largest column by far); the loops view joins them back.
     const cols = t === 'loops' ? '* exclude (sign_in_ids)' : '*';
     await conn.run(`copy (select ${cols} from ${quoteIdent(t)}) to ${quoteString(path)} (format parquet, compression zstd)`);
-    const fh = await fsp.open(path, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await fsyncFile(path);
   }
   await fsyncDir(dir);
   const manifest: FindingsManifest = { format: 1, generation, ...m, written_at: new Date().toISOString() };

@@ -137,19 +137,10 @@ export class Lake {
    */
   async lock(opts: { waitMs?: number; onWait?: (holder: number) => void } = {}): Promise<() => Promise<void>> {
     await this.ensure();
-    const path = join(this.root, '_lock');
-    const deadline = Date.now() + (opts.waitMs ?? 0);
-    let told = false;
-    for (;;) {
-      const holder = await tryPidLock(path);
-      if (holder === null) return () => releasePidLock(path);
-      if (Date.now() >= deadline) {
-        throw new CliError(`The lake ${this.root} is being written by process ${holder}. Wait for it to finish, or stop it; one import at a time per lake.`, 3);
-      }
-      if (!told) opts.onWait?.(holder);
-      told = true;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    return takePidLock(join(this.root, '_lock'), {
+      ...opts,
+      busy: (holder) => new CliError(`The lake ${this.root} is being written by process ${holder}. Wait for it to finish, or stop it; one import at a time per lake.`, 3),
+    });
   }
 }
 
@@ -179,6 +170,23 @@ export async function tryPidLock(path: string): Promise<number | null> {
   if (pid && pid !== process.pid && isAlive(pid)) return pid;
   await fsp.rm(path, { force: true }); // stale: its owner is gone
   return tryPidLock(path);
+}
+
+/**
+ * Takes the pid lock at `path`, waiting up to `waitMs` for its holder (telling `onWait` once); the error
+ * `busy` gives is thrown when the wait is over. Resolves to the release.
+ */
+export async function takePidLock(path: string, o: { waitMs?: number; onWait?: (holder: number) => void; busy: (holder: number) => Error }): Promise<() => Promise<void>> {
+  const deadline = Date.now() + (o.waitMs ?? 0);
+  let told = false;
+  for (;;) {
+    const holder = await tryPidLock(path);
+    if (holder === null) return () => releasePidLock(path);
+    if (Date.now() >= deadline) throw o.busy(holder);
+    if (!told) o.onWait?.(holder);
+    told = true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 export async function releasePidLock(path: string): Promise<void> {
@@ -214,6 +222,12 @@ export interface CompactionManifest {
 export function partitionKeyOfDir(dir: string): string | null {
   const m = /date=(\d{4}-\d{2}-\d{2})[\\/]hour=(\d{2})[\\/]?$/.exec(dir);
   return m ? `${m[1]}/${m[2]}` : null;
+}
+
+/** The start (epoch ms) of the hour partition a landed file is in; null for a path outside the layout. */
+export function partitionStartOfFile(file: string): number | null {
+  const key = partitionKeyOfDir(dirname(file));
+  return key === null ? null : Date.parse(`${key.slice(0, 10)}T${key.slice(11, 13)}:00:00Z`);
 }
 
 /** A run's id, e.g. imp-20260414-091500-3fa2c1: sortable by start time, unique across processes. */

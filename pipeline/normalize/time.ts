@@ -74,6 +74,11 @@ export function formatMicros(us: EpochMicros): string {
   );
 }
 
+/** ISO 8601 UTC with milliseconds, as the output contracts write times. */
+export function isoOfMicros(us: EpochMicros): string {
+  return new Date(Math.floor(us / 1000)).toISOString();
+}
+
 /** Hive partition values for an event time. Only ever derived from a validated timestamp. */
 export function partitionOf(us: EpochMicros): { date: string; hour: number } {
   const d = new Date(Math.floor(us / 1000));

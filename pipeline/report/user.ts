@@ -4,6 +4,7 @@ import type { DuckDBOptions } from '../sql/duckdb';
 import type { ParamValues } from '../sql/queries';
 import type { FlaggedSession } from '../domain/findings';
 import { timeParam } from '../cli/filters';
+import { isoOfMicros } from '../normalize/time';
 import { tableRows, withDetection, workbenchQuery, workbenchTable } from '../workbench/run';
 import type { TimelineEvent, UserTimeline } from './types';
 
@@ -60,8 +61,8 @@ export async function userTimelineResults(lakeDir: string, who: string, opts: Us
       user: { user_id: user.user_id, user_principal_name: user.user_principal_name, user_display_name: user.user_display_name },
       // Without a bound the period is what the lake holds for this user.
       period: {
-        from: typeof range.since === 'number' ? isoOf(range.since) : user.first_seen,
-        to: typeof range.until === 'number' ? isoOf(range.until) : user.last_seen,
+        from: typeof range.since === 'number' ? isoOfMicros(range.since) : user.first_seen,
+        to: typeof range.until === 'number' ? isoOfMicros(range.until) : user.last_seen,
       },
       events: events.rows as unknown as TimelineEvent[],
       loops: loops.rows as unknown as FlaggedSession[],
@@ -120,6 +121,3 @@ function listUsers(users: Candidate[]): string {
   return lines.join('\n');
 }
 
-function isoOf(micros: number): string {
-  return new Date(Math.floor(micros / 1000)).toISOString();
-}
