@@ -46,7 +46,8 @@ export async function main(argv: string[]): Promise<void> {
       .recommendCommands()
       .wrap(Math.min(110, process.stdout.columns ?? 100))
       .fail((msg, err) => {
-        if (err) throw err;
+        // yargs passes what an option's coerce threw as its own YError: the message is ours, a usage error.
+        if (err) throw err.name === 'YError' ? new CliError(err.message, 2) : err;
         throw new CliError(`${msg}\nRun with --help for usage and examples.`, 2);
       });
     for (const c of COMMANDS) {

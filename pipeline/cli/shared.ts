@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { Argv } from 'yargs';
 import { CliError } from '../errors';
@@ -5,9 +6,18 @@ import { allParams, validateParams } from '../detect/detect';
 import type { ParamValues } from '../sql/queries';
 import { defaultFormat, FORMATS, writeRows, writeRowsToFile, type Column, type Format } from './output';
 
-/** Options every command that reads the lake takes. */
+/** Options every command that reads the lake takes; a --lake that is not a folder is an error, never an empty answer. */
 export function lakeOption(y: Argv): Argv {
-  return y.option('lake', { type: 'string', demandOption: true, describe: 'Lake folder (created by import)' });
+  return y.option('lake', { type: 'string', demandOption: true, describe: 'Lake folder (created by import)', coerce: existingLake });
+}
+
+function existingLake(path: unknown): string {
+  const p = typeof path === 'string' ? path : '';
+  if (!p) throw new CliError('--lake needs the lake folder that `import` or `consume` fills, e.g. --lake ./lake.', 2);
+  const st = statSync(p, { throwIfNoEntry: false });
+  if (!st) throw new CliError(`No lake at ${p}: check --lake (the folder \`import\` or \`consume\` fills).`, 2);
+  if (!st.isDirectory()) throw new CliError(`${p} is a file, not a lake folder: --lake takes the folder \`import\` or \`consume\` fills (import a file with \`reauth-loops import ${p} --lake DIR\`).`, 2);
+  return p;
 }
 
 export function outputOptions(y: Argv): Argv {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { CliError } from '../errors';
 import { SIGN_IN_COLUMNS } from '../normalize/columns';
 import { Lake, partitionKeyOfDir, partitionStartOfFile, readLakeSql } from '../lake/lake';
 import { bindings, coerceParam, loadQuery, queriesDir, type ParamDecl, type ParamValues } from '../sql/queries';
@@ -139,7 +140,9 @@ export interface DetectedLake {
 export async function detectInto(conn: DuckDBConnection, lakeDir: string, params: ParamValues = {}, o: { record?: boolean; rebuild?: boolean } = {}): Promise<DetectedLake> {
   return withRegistryLock(lakeDir, async () => {
     const { files, torn, paths } = await attachLake(conn, lakeDir);
-    const record = files > 0 && o.record !== false;
+    // An empty answer from an empty lake would read as "nobody is looping".
+    if (!files) throw new CliError(`No sign-ins in ${lakeDir}${torn.length ? ` (its ${torn.length} torn file(s) were moved to quarantine/torn/)` : ''}: nothing has landed there yet. Fill it with \`reauth-loops import\` or \`consume\` first.`, 2);
+    const record = o.record !== false;
     const definition = definitionFingerprint(params);
     const windowed = params.from !== undefined || params.to !== undefined;
     const stored = record && !o.rebuild && !windowed ? await readManifest(lakeDir) : null;

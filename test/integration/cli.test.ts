@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { lines, mfaFlow, type Rec } from '../support/records';
@@ -123,4 +123,26 @@ test('the CLI (normalizing on worker threads) lands exactly what the in-process 
   expect({ ...summary, import_id: 0, lake: 0, started_at: 0, finished_at: 0, seconds: 0, records_per_second: 0, quarantine_file: 0 }).toEqual({ ...inline, import_id: 0, lake: 0, started_at: 0, finished_at: 0, seconds: 0, records_per_second: 0, quarantine_file: 0 });
   const strip = (rows: Record<string, unknown>[]) => rows.map(({ ingested_at: _a, ...r }) => JSON.stringify(r)).sort();
   expect(strip(await lakeRows(tmp.sub('lake-cli')))).toEqual(strip(await lakeRows(tmp.sub('lake-inline'))));
+});
+
+test('a lake that is not there, a file for a lake, or a lake with no sign-ins is an error, never "0 flagged"', () => {
+  const empty = tmp.sub('empty-lake');
+  mkdirSync(empty);
+  const cases: Array<[string[], RegExp]> = [
+    [['detect', '--lake', tmp.sub('no-such-lake')], /No lake at .*no-such-lake: check --lake/],
+    [['loops', '--lake', tmp.sub('no-such-lake')], /No lake at/],
+    [['clusters', '--lake', tmp.sub('no-such-lake')], /No lake at/],
+    [['watch', '--once', '--lake', tmp.sub('no-such-lake')], /No lake at/],
+    [['detect', '--lake', join(REPO, 'README.md')], /is a file, not a lake folder/],
+    [['detect', '--lake', empty], /No sign-ins in .*empty-lake: nothing has landed there yet/],
+    [['loops', '--lake', empty], /No sign-ins in/],
+  ];
+  for (const [args, message] of cases) {
+    const r = cli(args);
+    expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: '' });
+    expect(r.stderr).toMatch(message);
+  }
+  // nothing was created for the mistyped path, nor in the empty lake
+  expect(existsSync(tmp.sub('no-such-lake'))).toBe(false);
+  expect(readdirSync(empty)).toEqual([]);
 });
