@@ -7,7 +7,7 @@ import { tempDir } from '../support/tmp';
 /**
  * One truth, live and batch: a simulated day replayed into the local hub at 2,880x real time (a day in 30 s),
  * over 4 partitions, `consume --sinks` alerting as it lands; then `detect` on the same lake (which reads the
- * id registry the consumer's rounds wrote). The alert feed must name exactly
+ * id registry the consumer's rounds wrote), and `loops` and `clusters` (which read what detect stored). The alert feed must name exactly
  * the loops and clusters detect finds, by the same ids, with versions that only grow, every stopped one
  * closed with its final figures, and nothing after a `closed`.
  */
@@ -42,6 +42,14 @@ test('the alert feed of a replayed day equals detect on the same lake', async ()
   const loops = new Map(batch.flagged.rows.map((f) => [f.loop_id as string, f]));
   const clusters = new Map(batch.clusters.rows.map((c) => [c.cluster_id as string, c]));
   expect(loops.size).toBeGreaterThan(8);
+  // the workbench (reading the findings store detect just left) names the same loops and clusters
+  const workbench = async (cmd: string) => {
+    const c = spawnCli([cmd, '--lake', lake, '--format', 'json'], {});
+    expect((await c.exited).code).toBe(0);
+    return (JSON.parse(c.lines.join('\n')) as Record<string, unknown>[]).map((r) => r[cmd === 'loops' ? 'loop_id' : 'cluster_id'] as string).sort();
+  };
+  expect(await workbench('loops')).toEqual([...loops.keys()].sort());
+  expect(await workbench('clusters')).toEqual([...clusters.keys()].sort());
   expect(clusters.size).toBe(1);
 
   const bySubject = new Map<string, Alert[]>();
